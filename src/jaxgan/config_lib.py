@@ -1,0 +1,102 @@
+"""Experiment configs: the keys every experiment declares, variants as data, and flag parsing that
+turns a config mistake into one clear line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+import ml_collections
+from absl import flags
+
+from jaxgan.errors import UserError
+
+
+def optimizer_config(learning_rate: float, b1: float = 0.5, b2: float = 0.999) -> ml_collections.ConfigDict:
+    return ml_collections.ConfigDict(
+        {"name": "adam", "learning_rate": learning_rate, "b1": b1, "b2": b2, "eps": 1e-8}
+    )
+
+
+def base_config() -> ml_collections.ConfigDict:
+    """Every key the shared training loop reads, with defaults; experiments override values."""
+    c = ml_collections.ConfigDict()
+    c.family = "gan"  # module in jaxgan.families
+    c.seed = 0
+    c.batch_size = 64  # global, over all processes and devices
+    c.num_train_steps = 1000
+    c.log_every_steps = 100
+    c.checkpoint_every_steps = 1000
+    c.keep_checkpoints = 3
+    c.sample_every_steps = 1000
+    c.num_sample_images = 64
+    # Device mesh: axis name -> size; -1 takes the remaining devices. Batches are split over 'data'.
+    c.mesh = ml_collections.ConfigDict({"data": -1, "model": 1})
+    c.dataset = ml_collections.ConfigDict(
+        {
+            "name": "mnist",  # mnist | fashion_mnist | image_folder
+            "data_dir": "",  # IDX files or image folder; '' = $JAXGAN_DATA_DIR or bundled data/
+            "tfds_dir": "",  # where tfds prepares array_record; '' = $JAXGAN_TFDS_DIR or ~/tensorflow_datasets
+            "split": "train",
+            "image_size": 28,
+            "channels": 1,
+            "max_examples": 0,  # > 0 keeps the first N examples (quick runs)
+        }
+    )
+    c.model = ml_collections.ConfigDict(
+        {"name": "dcgan", "latent_dim": 100, "ngf": 64, "ndf": 64, "dtype": "float32"}
+    )
+    c.loss = ml_collections.ConfigDict({"name": "non_saturating"})
+    c.g_optimizer = optimizer_config(2e-4)
+    c.d_optimizer = optimizer_config(2e-4)
+    return c
+
+
+def finalize(
+    config: ml_collections.ConfigDict, arg: str | None, variants: Mapping[str, Mapping[str, Any]]
+) -> ml_collections.ConfigDict:
+    """Applies the variant named `arg` (flat 'a.b' keys -> values) and locks the config."""
+    if arg:
+        if arg not in variants:
+            raise UserError(f"unknown config variant {arg!r}; this experiment has {sorted(variants)}")
+        for key, value in variants[arg].items():
+            node = config
+            *parents, leaf = key.split(".")
+            for p in parents:
+                node = node[p]
+            node[leaf] = value
+    config.lock()
+    return config
+
+
+def to_json(config: ml_collections.ConfigDict) -> str:
+    return json.dumps(config.to_dict(), indent=2, sort_keys=True, default=str)
+
+
+def parse_flags_or_exit(argv: list[str], config_flag: str = "config") -> list[str]:
+    """absl flag parsing that reports an unknown/mistyped config key or a bad config file as one
+    line (no traceback) and exits with status 2."""
+    try:
+        rest = flags.FLAGS(argv)
+        if config_flag in flags.FLAGS and flags.FLAGS[config_flag].present:
+            config = flags.FLAGS[config_flag].value
+            # config_flags defers load errors to first use; force them now.
+            config.to_dict() if isinstance(config, ml_collections.ConfigDict) else config.x
+    except UserError as e:
+        _die(str(e))
+    except (AttributeError, KeyError) as e:
+        msg = str(e).strip("'\"").replace("\\n", " ").replace("\\'", "'").replace('\\"', '"')
+        _die(f"unknown config key {msg} (run with --config=FILE and see its get_config for keys)")
+    except flags.Error as e:
+        _die(str(e))
+    except (OSError, ImportError, SyntaxError, TypeError, ValueError) as e:
+        _die(f"cannot load the config: {e}")
+    return rest
+
+
+def _die(message: str) -> None:
+    prog = sys.argv[0].rsplit("/", 1)[-1]
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    sys.exit(2)

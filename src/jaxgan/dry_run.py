@@ -1,0 +1,60 @@
+"""`--dry_run`: build every network and the train step abstractly, report sizes and cost."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import jax
+import numpy as np
+
+from jaxgan import sharding
+from jaxgan.train import Program, write_json
+
+
+def param_table(name: str, params: Any) -> list[str]:
+    """Rows 'module  shape  count' for each parameter, grouped under its top-level module."""
+    rows, total = [], 0
+    for path, leaf in jax.tree_util.tree_leaves_with_path(params):
+        keys = "/".join(str(getattr(k, "key", k)) for k in path)
+        rows.append(f"  {keys:<40} {tuple(leaf.shape)!s:<22} {int(np.prod(leaf.shape)):>12,}")
+        total += int(np.prod(leaf.shape))
+    return [f"{name}: {total:,} trainable parameters", *rows]
+
+
+def run(config, workdir: str) -> dict[str, Any]:
+    mesh = sharding.make_mesh(config.mesh)
+    sharding.check_batch_size(config.batch_size, mesh)
+    start = time.perf_counter()
+    program = Program(config, mesh)
+    state = program.abstract_state
+    lines = param_table("generator", state.generator["params"])
+    lines += param_table("discriminator", state.discriminator["params"])
+    lowered = program.step.lower(state, program.abstract_batch())
+    compiled = lowered.compile()
+    cost = compiled.cost_analysis()
+    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+    memory = compiled.memory_analysis()
+    summary: dict[str, Any] = dict(program.param_counts())
+    summary.update({
+        "batch_size": config.batch_size,
+        "devices": mesh.size,
+        "step_gflop": float(cost.get("flops", 0.0)) / 1e9 if cost else None,
+        "build_and_compile_s": round(time.perf_counter() - start, 2),
+    })
+    if memory is not None:
+        for field in ("argument_size_in_bytes", "output_size_in_bytes", "temp_size_in_bytes",
+                      "generated_code_size_in_bytes"):
+            summary[f"memory/{field}"] = int(getattr(memory, field, 0))
+    lines.append(
+        f"train step (global batch {config.batch_size}, {mesh.size} devices): "
+        f"{summary['step_gflop']:.2f} GFLOP per step; temp memory "
+        f"{summary.get('memory/temp_size_in_bytes', 0) / 2**20:.1f} MiB, arguments "
+        f"{summary.get('memory/argument_size_in_bytes', 0) / 2**20:.1f} MiB"
+    )
+    if jax.process_index() == 0:
+        print("\n".join(lines), flush=True)
+        os.makedirs(workdir, exist_ok=True)
+        write_json(os.path.join(workdir, "summary.json"), summary)
+    return summary

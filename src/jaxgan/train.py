@@ -1,0 +1,251 @@
+"""The training loop shared by every GAN family: mesh, sharded init or resume, the jitted step,
+logging, samples, checkpoints, preemption. It knows nothing about any one family."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import queue
+import signal
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.experimental import multihost_utils
+
+from jaxgan import config_lib, data, families, sharding
+from jaxgan.checkpoint import Checkpointer
+from jaxgan.errors import UserError
+from jaxgan.metric_writer import MetricWriter, Progress
+from jaxgan.state import TrainState, num_params
+
+SAMPLE_KEY = 0x5A4D  # folded into the seed for the fixed sample latents
+
+
+class TrainingDiverged(UserError):
+    """A non-finite loss or parameter: the run stops, the last good checkpoint is kept."""
+
+
+class Program:
+    """The compiled pieces of a run, built once from a config and a mesh."""
+
+    def __init__(self, config, mesh: jax.sharding.Mesh):
+        self.config, self.mesh = config, mesh
+        self.family = families.get(config.family)
+        self.spec = self.family.setup(config)
+        init = functools.partial(self.family.init, self.spec, config.seed)
+        self.abstract_state: TrainState = jax.eval_shape(init)
+        replicated = sharding.replicated(mesh)
+        self.state_sharding = jax.tree.map(lambda _: replicated, self.abstract_state)
+        self.abstract_state = jax.tree.map(
+            lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s),
+            self.abstract_state, self.state_sharding,
+        )
+        self.batch_sharding = sharding.batch_sharded(mesh)
+        self.init = jax.jit(init, out_shardings=self.state_sharding)
+        self.step = jax.jit(
+            functools.partial(self.family.train_step, self.spec),
+            in_shardings=(self.state_sharding, self.batch_sharding),
+            out_shardings=(self.state_sharding, replicated),
+            donate_argnums=0,
+        )
+        self.generate = jax.jit(
+            functools.partial(self.family.generate, self.spec), out_shardings=replicated
+        )
+        self.all_finite = jax.jit(
+            lambda s: jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(
+                (s.generator["params"], s.discriminator["params"]))])),
+            out_shardings=replicated,
+        )
+
+    def abstract_batch(self) -> dict[str, jax.ShapeDtypeStruct]:
+        b, shape = self.config.batch_size, self.spec.image_shape
+        return {
+            "image": jax.ShapeDtypeStruct((b, *shape), jnp.float32, sharding=self.batch_sharding),
+            "label": jax.ShapeDtypeStruct((b,), jnp.int32, sharding=self.batch_sharding),
+        }
+
+    def param_counts(self) -> dict[str, int]:
+        return {
+            "params/generator": num_params(self.abstract_state.generator["params"]),
+            "params/discriminator": num_params(self.abstract_state.discriminator["params"]),
+        }
+
+
+def fetch(tree: Any) -> Any:
+    """Host copy of replicated arrays (works in multi-process runs too)."""
+    return jax.tree.map(lambda x: np.asarray(x.addressable_data(0)), tree)
+
+
+class _Prefetcher:
+    """Reads the next host batches in a thread so the step never waits on the input pipeline."""
+
+    def __init__(self, iterator: data.BatchIterator, depth: int = 2):
+        self._iterator, self._queue = iterator, queue.Queue(maxsize=depth)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._stop = False
+        self._thread.start()
+
+    def _run(self):
+        try:
+            while not self._stop:
+                self._queue.put((self._iterator.position, next(self._iterator)))
+        except Exception as e:  # surfaced in the main thread
+            self._queue.put((None, e))
+
+    def next(self) -> tuple[int, dict[str, np.ndarray]]:
+        position, item = self._queue.get()
+        if position is None:
+            raise item
+        return position + self._iterator.global_batch_size, item
+
+    def close(self):
+        self._stop = True
+        while self._thread.is_alive():  # unblock a put() waiting on a full queue
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                pass
+            self._thread.join(timeout=0.05)
+
+
+class _Preemption:
+    """SIGTERM -> save and exit 0. Across processes, JAX's preemption sync point agrees on the step."""
+
+    def __init__(self):
+        self.requested = False
+        self.multi = jax.process_count() > 1
+        if not self.multi:
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
+
+    def _handle(self, signum, frame):
+        self.requested = True
+
+    def reached(self, step: int) -> bool:
+        if self.multi:
+            return multihost_utils.reached_preemption_sync_point(step)
+        return self.requested
+
+    def restore(self):
+        if not self.multi:
+            signal.signal(signal.SIGTERM, self._previous)
+
+
+def _barrier(name: str) -> Callable[[], None]:
+    def wait():
+        if jax.process_count() > 1:
+            multihost_utils.sync_global_devices(name)
+    return wait
+
+
+def train(config, workdir: str) -> TrainState:
+    """Trains `config` in `workdir`, resuming from its latest checkpoint. Returns the final state."""
+    mesh = sharding.make_mesh(config.mesh)
+    sharding.check_batch_size(config.batch_size, mesh)
+    primary = jax.process_index() == 0
+    program = Program(config, mesh)
+    source = data.load_source(config.dataset, prepare=primary, barrier=_barrier("data"))
+
+    checkpointer = Checkpointer(workdir, config.keep_checkpoints)
+    restored = checkpointer.restore_latest(program.abstract_state)
+    if restored is None:
+        state, position = program.init(), 0
+        _say(f"new run in {workdir}: {config.num_train_steps} steps of batch {config.batch_size} "
+             f"on {mesh.size} device(s), {jax.process_count()} process(es)")
+    else:
+        state, meta = restored
+        position = int(meta["data_position"])
+        _say(f"resumed {workdir} from step {meta['step']} (data position {position})")
+    start_step = int(fetch(state.step))
+    if primary:  # only after the checkpoint matched this config: a failed resume changes nothing
+        with open(os.path.join(workdir, "config.json"), "w") as f:
+            f.write(config_lib.to_json(config))
+
+    iterator = data.BatchIterator(
+        source, config.batch_size, config.seed,
+        image_size=config.dataset.image_size, channels=config.dataset.channels,
+        position=position, process_index=jax.process_index(),
+        process_count=jax.process_count(),
+    )
+    writer = MetricWriter(workdir, active=primary)
+    progress = Progress(config.num_train_steps, active=primary)
+    sample_key = jax.random.fold_in(jax.random.key(config.seed), SAMPLE_KEY)
+    sample_z = program.family.sample_latents(program.spec, sample_key, config.num_sample_images)
+    preemption = _Preemption()
+    prefetcher = _Prefetcher(iterator) if start_step < config.num_train_steps else None
+
+    def save(step: int, position: int):
+        if not bool(fetch(program.all_finite(state))):
+            raise TrainingDiverged(
+                f"parameters are not finite at step {step}; not saving. The last good checkpoint "
+                f"(step {checkpointer.latest_step()}) is kept in {checkpointer.directory}"
+            )
+        checkpointer.save(state, {"step": step, "data_position": position,
+                                  "global_batch_size": config.batch_size})
+
+    def log(step: int, metrics, elapsed: float, steps: int, first: bool):
+        values = {k: float(v) for k, v in fetch(metrics).items()}
+        bad = {k: v for k, v in values.items() if not np.isfinite(v)}
+        if bad:
+            raise TrainingDiverged(
+                f"non-finite metrics at step {step}: {bad}. Training stopped; the last good "
+                f"checkpoint (step {checkpointer.latest_step()}) is kept in "
+                f"{checkpointer.directory}. Lower the learning rates or check the data."
+            )
+        values["steps_per_s"] = steps / elapsed
+        values["images_per_s"] = steps * config.batch_size / elapsed
+        if first:
+            values.update(program.param_counts())
+        writer.scalars(step, values)
+        progress.report(step, values)
+
+    step, pending, last_log = start_step, None, (time.perf_counter(), start_step)
+    first_log = start_step == 0
+    try:
+        while step < config.num_train_steps:
+            position, host_batch = prefetcher.next()
+            batch = sharding.global_batch(host_batch, mesh)
+            state, metrics = program.step(state, batch)
+            step += 1
+            if pending is not None:  # fetch the previous log step's metrics after dispatching
+                log(*pending)
+                pending = None
+            if step % config.log_every_steps == 0 or step == config.num_train_steps:
+                now = time.perf_counter()
+                pending = (step, metrics, now - last_log[0], step - last_log[1], first_log)
+                last_log, first_log = (now, step), False
+            if step % config.sample_every_steps == 0 or step == config.num_train_steps:
+                writer.samples(step, fetch(program.generate(state.generator, sample_z)))
+            preempted = preemption.reached(step)  # every step: multi-process sync needs it
+            if step % config.checkpoint_every_steps == 0 or step == config.num_train_steps:
+                save(step, position)
+            if preempted:
+                if step % config.checkpoint_every_steps and step != config.num_train_steps:
+                    save(step, position)
+                _say(f"preempted: checkpoint saved at step {step}; rerun the same command to "
+                     "resume")
+                break
+        if pending is not None:
+            log(*pending)
+    finally:
+        if prefetcher is not None:
+            prefetcher.close()
+        preemption.restore()
+        checkpointer.close()
+        writer.close()
+    return state
+
+
+def _say(message: str) -> None:
+    if jax.process_index() == 0:
+        print(message, flush=True)
+
+
+def write_json(path: str, payload: dict) -> None:
+    with open(path, "w") as f:
+        json.dump(payload, f, indent=2, sort_keys=True)

@@ -1,0 +1,178 @@
+"""The real command lines on the real MNIST files: outputs, dry runs, sampling, bad input,
+preemption, plain-orbax restore, several devices and processes."""
+
+import json
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from conftest import REPO
+
+EXPERIMENTS = sorted(p.stem for p in (REPO / "experiments").glob("*.py"))
+SMOKE = f"--config={REPO / 'experiments' / 'dcgan_mnist.py'}:smoke"
+
+
+def run_cli(*args, env=None, timeout=300, check=True):
+    full_env = {**os.environ, **(env or {})}
+    full_env.pop("XLA_FLAGS", None) if env is None or "XLA_FLAGS" not in env else None
+    proc = subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True,
+                          env=full_env, timeout=timeout, cwd=REPO)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{args} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def assert_one_line_error(proc, pattern):
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    lines = [line for line in proc.stderr.splitlines() if "error:" in line]
+    assert len(lines) == 1 and pattern in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One smoke run of the real CLI, shared by the read-only checks below."""
+    workdir = tmp_path_factory.mktemp("cli") / "run"
+    proc = run_cli("jaxgan.main", SMOKE, f"--workdir={workdir}")
+    return workdir, proc
+
+
+def test_training_writes_every_output(trained):
+    workdir, proc = trained
+    config = json.loads((workdir / "config.json").read_text())
+    assert config["dataset"]["name"] == "mnist" and config["num_train_steps"] == 4
+    records = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [2, 4]
+    for key in ("d_loss", "g_loss", "d_real", "d_fake", "d_grad_norm", "g_grad_norm",
+                "steps_per_s", "images_per_s"):
+        assert all(np.isfinite(r[key]) for r in records), key
+    assert records[0]["params/generator"] > 0 and records[0]["params/discriminator"] > 0
+    assert any(p.name.startswith("events.out.tfevents") for p in (workdir / "tensorboard").iterdir())
+    assert (workdir / "samples" / "step_4.png").is_file()
+    assert sorted(os.listdir(workdir / "checkpoints")) == ["2", "4"]
+    assert "step 4/4" in proc.stderr and "ETA" in proc.stderr
+
+
+def test_checkpoint_restores_with_plain_orbax(trained):
+    workdir, _ = trained
+    code = (
+        "import sys, orbax.checkpoint as ocp, numpy as np\n"
+        f"tree = ocp.StandardCheckpointer().restore('{workdir}/checkpoints/4/generator')\n"
+        "assert 'jaxgan' not in sys.modules\n"
+        "k = tree['params']['project']['kernel']\n"
+        "print(type(k).__name__, k.shape, np.isfinite(np.asarray(k)).all())\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "(16, 784) True" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_sample_grid_and_interpolation(trained, tmp_path):
+    workdir, _ = trained
+    from PIL import Image
+    run_cli("jaxgan.sample", f"--workdir={workdir}", "--num=9", f"--out={tmp_path}/g.png")
+    assert Image.open(tmp_path / "g.png").size == (3 * 30 + 2, 3 * 30 + 2)
+    run_cli("jaxgan.sample", f"--workdir={workdir}", "--num=2", "--interpolate", "--frames=5",
+            f"--out={tmp_path}/i.png")
+    assert Image.open(tmp_path / "i.png").size == (5 * 30 + 2, 2 * 30 + 2)
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_dry_run_every_experiment(experiment, tmp_path):
+    proc = run_cli("jaxgan.main", f"--config={REPO / 'experiments' / experiment}.py",
+                   f"--workdir={tmp_path}", "--dry_run")
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["params/generator"] > 0 and summary["params/discriminator"] > 0
+    assert summary["step_gflop"] > 0
+    assert "trainable parameters" in proc.stdout
+    assert not (tmp_path / "checkpoints").exists()
+    if experiment == "dcgan_64":
+        assert (summary["params/generator"], summary["params/discriminator"]) == (3576704, 2765568)
+
+
+def test_unknown_config_key(tmp_path):
+    proc = run_cli("jaxgan.main", SMOKE, f"--workdir={tmp_path}", "--config.batch_sise=8",
+                   check=False)
+    assert_one_line_error(proc, "batch_sise")
+
+
+def test_missing_data_directory(tmp_path):
+    proc = run_cli("jaxgan.main", SMOKE, f"--workdir={tmp_path}",
+                   f"--config.dataset.data_dir={tmp_path}/nope", check=False)
+    assert_one_line_error(proc, "holds no mnist IDX files")
+
+
+def test_batch_not_divisible_by_devices(tmp_path):
+    proc = run_cli("jaxgan.main", SMOKE, f"--workdir={tmp_path}", "--config.batch_size=6",
+                   env={"XLA_FLAGS": "--xla_force_host_platform_device_count=4"}, check=False)
+    assert_one_line_error(proc, "not divisible by the 4 devices")
+
+
+def test_corrupt_latest_checkpoint_falls_back_and_keeps_it(trained, tmp_path):
+    import shutil
+    workdir = tmp_path / "run"
+    shutil.copytree(trained[0], workdir)
+    ocdbt = next((workdir / "checkpoints" / "4" / "generator").rglob("manifest.ocdbt"))
+    ocdbt.write_bytes(b"garbage")
+    proc = run_cli("jaxgan.main", SMOKE, f"--workdir={workdir}", "--config.num_train_steps=6")
+    assert "checkpoint step 4 is unreadable" in proc.stdout
+    assert "resumed" in proc.stdout and "from step 2" in proc.stdout
+    kept = list((workdir / "checkpoints_corrupt").iterdir())
+    assert len(kept) == 1 and kept[0].name.startswith("4_")
+    assert sorted(os.listdir(workdir / "checkpoints")) == ["2", "4", "6"]
+
+
+def test_sigterm_saves_a_checkpoint_and_exits_zero(tmp_path):
+    workdir = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jaxgan.main", SMOKE, f"--workdir={workdir}",
+         "--config.num_train_steps=100000", "--config.checkpoint_every_steps=100000",
+         "--config.log_every_steps=1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    metrics = workdir / "metrics.jsonl"
+    deadline = time.time() + 240
+    while time.time() < deadline and not (metrics.exists() and metrics.read_text().count("\n") >= 2):
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "preempted: checkpoint saved at step" in out
+    steps = [int(s) for s in os.listdir(workdir / "checkpoints")]
+    assert len(steps) == 1 and steps[0] >= 2
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _restore_params(workdir):
+    import orbax.checkpoint as ocp
+    step = max(int(s) for s in os.listdir(workdir / "checkpoints"))
+    return {name: ocp.StandardCheckpointer().restore(workdir / "checkpoints" / str(step) / name)
+            for name in ("generator", "discriminator")}
+
+
+def test_two_processes_match_one(tmp_path):
+    args = [SMOKE, "--config.num_train_steps=3", "--config.checkpoint_every_steps=3"]
+    run_cli("jaxgan.main", *args, f"--workdir={tmp_path / 'one'}")
+    port = _free_port()
+    procs = [subprocess.Popen(
+        [sys.executable, "-m", "jaxgan.main", *args, f"--workdir={tmp_path / 'two'}",
+         f"--coordinator_address=127.0.0.1:{port}", "--num_processes=2", f"--process_id={i}"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO) for i in range(2)]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    for p, (out, err) in zip(procs, outputs):
+        assert p.returncode == 0, err[-3000:]
+    assert "2 process(es)" in outputs[0][0]
+    one, two = _restore_params(tmp_path / "one"), _restore_params(tmp_path / "two")
+    import jax
+    for a, b in zip(jax.tree.leaves(one), jax.tree.leaves(two)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=2e-5, rtol=1e-4)
