@@ -10,7 +10,8 @@ import numpy as np
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
     """[-1, 1] floats -> uint8, rounding to nearest."""
-    return np.clip(np.rint((np.asarray(images, np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    x = np.nan_to_num(np.asarray(images, np.float32), nan=-1.0)  # a diverged run still writes
+    return np.clip(np.rint((x + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
 def grid(images_BxHxWxC: np.ndarray, columns: int | None = None, pad: int = 2) -> np.ndarray:

@@ -179,6 +179,8 @@ def load_source(dataset, *, prepare: bool = True, barrier: Callable[[], None] = 
     """The training source for a `config.dataset`. Only the process with `prepare=True` writes
     the tfds files; `barrier` is called before reading so other processes wait for it."""
     if dataset.name in IDX_DATASETS:
+        if dataset.data_dir:  # a path the user named must exist even when tfds has the data
+            resolve_idx_dir(dataset.name, dataset.data_dir)
         tfds_dir = dataset.tfds_dir or default_tfds_dir()
         if prepare:
             prepare_idx_dataset(dataset.name, dataset.data_dir or None, tfds_dir)
