@@ -63,8 +63,13 @@ def test_training_writes_every_output(trained):
 def test_checkpoint_restores_with_plain_orbax(trained):
     workdir, _ = trained
     code = (
-        "import sys, orbax.checkpoint as ocp, numpy as np\n"
-        f"tree = ocp.StandardCheckpointer().restore('{workdir}/checkpoints/4/generator')\n"
+        "import sys, jax, orbax.checkpoint as ocp, numpy as np\n"
+        f"path = '{workdir}/checkpoints/4/generator'\n"
+        "ckpt = ocp.StandardCheckpointer()\n"
+        "dev = jax.sharding.SingleDeviceSharding(jax.devices()[0])\n"
+        "target = jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=dev),\n"
+        "                      ckpt.metadata(path).item_metadata.tree)\n"
+        "tree = ckpt.restore(path, target)\n"
         "assert 'jaxgan' not in sys.modules\n"
         "k = tree['params']['project']['kernel']\n"
         "print(type(k).__name__, k.shape, np.isfinite(np.asarray(k)).all())\n"
@@ -154,9 +159,9 @@ def _free_port():
 
 
 def _restore_params(workdir):
-    import orbax.checkpoint as ocp
+    from jaxgan.checkpoint import restore_plain
     step = max(int(s) for s in os.listdir(workdir / "checkpoints"))
-    return {name: ocp.StandardCheckpointer().restore(workdir / "checkpoints" / str(step) / name)
+    return {name: restore_plain(str(workdir / "checkpoints" / str(step) / name))
             for name in ("generator", "discriminator")}
 
 

@@ -49,7 +49,24 @@ def items_to_state(template: TrainState, items: dict[str, Any]) -> TrainState:
 
 
 def _restore_args(abstract_tree):
-    return ocp.args.StandardRestore(abstract_tree)
+    """Leaves without a sharding restore onto this process's first device, so a checkpoint
+    written by another topology (many hosts) reads anywhere."""
+    local = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    tree = jax.tree.map(
+        lambda x: x if getattr(x, "sharding", None) is not None
+        else jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=local),
+        abstract_tree,
+    )
+    return ocp.args.StandardRestore(tree)
+
+
+def restore_plain(path: str):
+    """What README shows: any item of any checkpoint with plain orbax, onto one local device."""
+    checkpointer = ocp.StandardCheckpointer()
+    tree = checkpointer.metadata(path).item_metadata.tree
+    local = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    target = jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=local), tree)
+    return checkpointer.restore(path, target)
 
 
 class Checkpointer:
