@@ -1,0 +1,328 @@
+"""The evaluator job: watches a training workdir's checkpoints (read-only), scores each once.
+
+    python -m jaxgan.evaluate --workdir=DIR [--metrics=fid_lenet,kid_lenet,is_lenet,pr_lenet]
+        [--num_samples=10000] [--once]
+    python -m jaxgan.evaluate --reference --dataset=mnist     # the real-data floor
+
+Records (one JSON object per step and metric) are appended to DIR/eval/metrics.jsonl, with the
+provenance of every number: extractor and its weights' sha256, preprocessing, sample counts, the
+id of the cached reference statistics, the checkpoint step and the wall time. The JSONL is also
+the job's memory: a restarted evaluator skips what is recorded, so killing it loses nothing.
+It never imports the training code and never writes into the checkpoints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from typing import Any
+
+import jax
+import numpy as np
+from absl import flags
+
+from jaxgan import cli, families
+from jaxgan.checkpoint import Checkpointer, load_config, restore_generator
+from jaxgan.errors import UserError
+from jaxgan.metrics import resolve_metrics
+
+DEFAULT_METRICS = "fid_lenet,kid_lenet,is_lenet,pr_lenet"
+EVAL_SEED = 0x5EED  # latents of the generated sets; fixed so scores compare across steps
+
+_WORKDIR = flags.DEFINE_string("workdir", None, "The training run's workdir.")
+_METRICS = flags.DEFINE_string("metrics", DEFAULT_METRICS, "Comma-separated protocol names.")
+_NUM_SAMPLES = flags.DEFINE_integer("num_samples", 10000, "Generated images per metric.")
+_ONCE = flags.DEFINE_bool("once", False, "Evaluate the checkpoints present now, then exit.")
+_POLL = flags.DEFINE_float("poll_seconds", 30.0, "How often to look for new checkpoints.")
+_MAX_IDLE = flags.DEFINE_float(
+    "max_idle_minutes", 0.0, "Exit after this long with no new checkpoint (0: wait for the final "
+    "step however long it takes).")
+_REFERENCE = flags.DEFINE_bool(
+    "reference", False, "Score the real test split against the train split (the floor).")
+_DATASET = flags.DEFINE_string("dataset", None, "Dataset for --reference (mnist, fashion_mnist).")
+_DATA_DIR = flags.DEFINE_string("data_dir", None, "IDX files of the dataset (default: as training).")
+_OUT = flags.DEFINE_string("out", None, "With --reference: JSONL to append to (default: stdout).")
+_INCEPTION = flags.DEFINE_string(
+    "inception_weights", None, "pt_inception-2015-12-05-6726825d.pth for *_inception metrics "
+    "(or $JAXGAN_INCEPTION_WEIGHTS).")
+_CLASSIFIER = flags.DEFINE_string(
+    "classifier_dir", None, "Directory of the lenet classifier (default: its cache directory).")
+_BATCH = flags.DEFINE_integer("batch_size", 500, "Generation batch size.")
+
+
+# --- feature extractors and reference statistics ------------------------------------------------
+
+
+def load_extractor(kind: str, dataset: str, classifier_dir: str | None, inception: str | None):
+    if kind == "lenet":
+        from jaxgan.classifier import load_classifier
+
+        if dataset not in ("mnist", "fashion_mnist"):
+            raise UserError(
+                f"*_lenet metrics need MNIST or Fashion-MNIST data, not {dataset!r}; "
+                "use *_inception metrics for other images")
+        return load_classifier(dataset, classifier_dir)
+    if kind == "inception":
+        from jaxgan.metrics.inception import load_fid_inception
+
+        return load_fid_inception(inception)
+    raise UserError(f"unknown feature extractor {kind!r}")
+
+
+def cache_dir() -> str:
+    root = os.environ.get("JAXGAN_CACHE_DIR") or os.path.join("~", ".cache", "jaxgan")
+    return os.path.join(os.path.expanduser(root), "reference_stats")
+
+
+def reference_outputs(extractor, dataset: str, split: str, data_dir: str | None,
+                      tfds_dir: str | None) -> tuple[str, dict[str, np.ndarray]]:
+    """(id, {'features', 'logits', 'mu', 'sigma'}) of a whole real split, cached on disk under a
+    hash of (dataset, split, extractor, its weights, preprocessing, count)."""
+    from jaxgan.data import load_idx_arrays
+    from jaxgan.metrics import feature_stats
+
+    images, _ = load_idx_arrays(dataset, split, data_dir, tfds_dir)
+    key = json.dumps({
+        "dataset": dataset, "split": split, "count": len(images), "extractor": extractor.name,
+        "weights_sha256": extractor.weights_sha256, "preprocessing": extractor.preprocessing,
+    }, sort_keys=True)
+    ref_id = hashlib.sha256(key.encode()).hexdigest()[:16]
+    path = os.path.join(cache_dir(), f"{ref_id}.npz")
+    if os.path.isfile(path):
+        with np.load(path, allow_pickle=False) as archive:
+            return ref_id, {name: archive[name] for name in archive.files}
+    features, logits = extractor(images)
+    mu, sigma = feature_stats(features)
+    outputs = {"features": features, "logits": logits, "mu": mu, "sigma": sigma}
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp.npz"
+    np.savez(tmp, **outputs)
+    os.replace(tmp, path)  # atomic: a killed job leaves no half-written cache
+    return ref_id, outputs
+
+
+def score(metrics, fake: dict[str, np.ndarray], reference: dict[str, np.ndarray],
+          num_samples: int) -> dict[str, dict[str, Any]]:
+    """{metric name: {value keys..., num_reference}} for one extractor's metrics."""
+    subset = np.random.default_rng(EVAL_SEED).permutation(len(reference["features"]))
+    results = {}
+    for metric in metrics:
+        count = metric.num_samples or num_samples
+        if metric.reference == "stats":
+            ref, num_ref = (reference["mu"], reference["sigma"]), len(reference["features"])
+        elif metric.reference == "features":
+            idx = subset[: min(count, len(subset))]
+            ref, num_ref = reference["features"][idx], len(idx)
+        else:
+            ref, num_ref = None, 0
+        values = metric.compute(fake[metric.output][:count], ref)
+        results[metric.name] = {"values": values, "num_reference": num_ref,
+                                "num_generated": min(count, len(fake[metric.output]))}
+    return results
+
+
+# --- the record file: append-only, also the job's memory --------------------------------------
+
+
+class RecordFile:
+    """Append-only JSONL; each record is flushed and fsynced, a torn last line is dropped."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.records: list[dict[str, Any]] = []
+        if os.path.isfile(path):
+            with open(path, "rb") as f:
+                raw = f.read()
+            complete = raw[: raw.rfind(b"\n") + 1]
+            if len(complete) != len(raw):  # killed mid-write: drop the partial record
+                with open(path, "wb") as f:
+                    f.write(complete)
+            self.records = [json.loads(line) for line in complete.decode().splitlines() if line]
+
+    def done(self, step: int | None, protocol: str) -> bool:
+        """True when every quantity of `protocol` at `step` is recorded."""
+        found = [r for r in self.records if r.get("step") == step and r.get("protocol") == protocol]
+        return bool(found) and len({r["metric"] for r in found}) >= found[0]["outputs"]
+
+    def has(self, record: dict[str, Any]) -> bool:
+        return any(r.get("step") == record["step"] and r.get("metric") == record["metric"]
+                   for r in self.records)
+
+    def append(self, record: dict[str, Any]) -> None:
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        with open(self.path, "a") as f:
+            f.write(json.dumps(record, sort_keys=True) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        self.records.append(record)
+
+
+def _records(protocol: str, result: dict[str, Any], provenance: dict[str, Any]):
+    """One record per reported quantity (pr_* reports precision and recall)."""
+    values = result["values"]
+    outputs = [key for key in values if not key.endswith("_std")]
+    for key in outputs:
+        yield {
+            "metric": key, "protocol": protocol, "value": float(values[key]),
+            "outputs": len(outputs),
+            **({"std": float(values[f"{key}_std"])} if f"{key}_std" in values else {}),
+            "num_generated": result["num_generated"], "num_reference": result["num_reference"],
+            **provenance,
+        }
+
+
+# --- the job -----------------------------------------------------------------------------------
+
+
+class Evaluator:
+    def __init__(self, workdir: str, metric_names: str, num_samples: int, batch_size: int,
+                 classifier_dir: str | None, inception: str | None):
+        self.workdir, self.num_samples, self.batch_size = workdir, num_samples, batch_size
+        self.config = load_config(workdir)
+        self.metrics = resolve_metrics(metric_names)
+        self.family = families.get(self.config.family)
+        self.spec = self.family.setup(self.config)
+        self.abstract_generator = jax.eval_shape(
+            lambda: self.family.init(self.spec, self.config.seed)).generator
+        self.generate = jax.jit(lambda v, z: self.family.generate(self.spec, v, z))
+        self.records = RecordFile(os.path.join(workdir, "eval", "metrics.jsonl"))
+        self.checkpoints = Checkpointer(workdir, keep=1, read_only=True)
+        self._tb = None
+        ds = self.config.dataset
+        self.extractors, self.references = {}, {}
+        for kind in sorted({m.extractor for m in self.metrics}):
+            extractor = load_extractor(kind, ds.name, classifier_dir, inception)
+            self.extractors[kind] = extractor
+            if ds.name not in ("mnist", "fashion_mnist"):
+                raise UserError("reference statistics are built for mnist and fashion_mnist; "
+                                f"{ds.name!r} is not supported by the evaluator yet")
+            self.references[kind] = reference_outputs(
+                extractor, ds.name, ds.split, ds.data_dir or None, ds.tfds_dir or None)
+
+    def pending(self, steps: list[int]) -> list[int]:
+        return [s for s in steps if not all(self.records.done(s, m.name) for m in self.metrics)]
+
+    def generated_images(self, generator_vars) -> np.ndarray:
+        count = max(m.num_samples or self.num_samples for m in self.metrics)
+        key = jax.random.key(EVAL_SEED)
+        batches = []
+        for i, start in enumerate(range(0, count, self.batch_size)):
+            z = self.family.sample_latents(self.spec, jax.random.fold_in(key, i), self.batch_size)
+            batches.append(np.asarray(self.generate(generator_vars, z)))
+        return np.concatenate(batches)[:count]
+
+    def evaluate_step(self, step: int) -> None:
+        started = time.time()
+        try:
+            generator_vars, _ = restore_generator(self.workdir, self.abstract_generator, step)
+        except UserError as e:  # rotated away by max_to_keep while we were busy
+            print(f"skipping step {step}: {e}", file=sys.stderr)
+            return
+        images = self.generated_images(generator_vars)
+        for kind, extractor in self.extractors.items():
+            metrics = [m for m in self.metrics if m.extractor == kind
+                       and not self.records.done(step, m.name)]
+            if not metrics:
+                continue
+            features, logits = extractor(images)
+            ref_id, reference = self.references[kind]
+            results = score(metrics, {"features": features, "logits": logits}, reference,
+                            self.num_samples)
+            for name, result in results.items():
+                provenance = {
+                    "step": step, "checkpoint_step": step, "extractor": extractor.name,
+                    "extractor_sha256": extractor.weights_sha256,
+                    "preprocessing": extractor.preprocessing, "reference_id": ref_id,
+                    "reference": f"{self.config.dataset.name}/{self.config.dataset.split}",
+                    "generator": "params", "eval_seed": EVAL_SEED,
+                    "wall_time": time.time(), "seconds": round(time.time() - started, 2),
+                }
+                for record in _records(name, result, provenance):
+                    if self.records.has(record):  # recorded before a torn write
+                        continue
+                    self.records.append(record)
+                    self._tensorboard(record)
+                    print(f"step {step} {record['metric']} = {record['value']:.4f}", flush=True)
+
+    def _tensorboard(self, record: dict[str, Any]) -> None:
+        if self._tb is None:
+            from tensorboardX import SummaryWriter
+
+            self._tb = SummaryWriter(os.path.join(self.workdir, "eval", "tensorboard"))
+        self._tb.add_scalar(f"eval/{record['metric']}", record["value"], record["step"])
+        self._tb.flush()
+
+    def run(self, once: bool, poll_seconds: float, max_idle_minutes: float) -> None:
+        final = int(self.config.num_train_steps)
+        last_new = time.time()
+        while True:
+            steps = self.checkpoints.all_steps() if os.path.isdir(self.checkpoints.directory) \
+                else []
+            todo = self.pending(steps)
+            for step in todo:
+                self.evaluate_step(step)
+            if todo:
+                last_new = time.time()
+            if once or (final in steps and not self.pending([final])):
+                break
+            if max_idle_minutes and time.time() - last_new > 60 * max_idle_minutes:
+                print(f"no new checkpoint for {max_idle_minutes} minutes; exiting", flush=True)
+                break
+            time.sleep(poll_seconds)
+        if self._tb is not None:
+            self._tb.close()
+
+
+def reference_floor(dataset: str, metric_names: str, data_dir: str | None,
+                    classifier_dir: str | None, inception: str | None, out: str | None,
+                    num_samples: int) -> list[dict[str, Any]]:
+    """Scores the real test split as if it were generated: the best a model can hope for."""
+    from jaxgan.data import load_idx_arrays
+
+    metrics = resolve_metrics(metric_names)
+    records = []
+    for kind in sorted({m.extractor for m in metrics}):
+        extractor = load_extractor(kind, dataset, classifier_dir, inception)
+        ref_id, reference = reference_outputs(extractor, dataset, "train", data_dir, None)
+        test_images, _ = load_idx_arrays(dataset, "test", data_dir)
+        features, logits = extractor(test_images)
+        results = score([m for m in metrics if m.extractor == kind],
+                        {"features": features, "logits": logits}, reference, num_samples)
+        for name, result in results.items():
+            provenance = {
+                "step": None, "kind": "real_data_floor", "generated": f"{dataset}/test",
+                "reference": f"{dataset}/train", "extractor": extractor.name,
+                "extractor_sha256": extractor.weights_sha256,
+                "preprocessing": extractor.preprocessing, "reference_id": ref_id,
+                "eval_seed": EVAL_SEED, "wall_time": time.time(),
+            }
+            records.extend(_records(name, result, provenance))
+    sink = RecordFile(out) if out else None
+    for record in records:
+        if sink:
+            sink.append(record)
+        print(json.dumps(record, sort_keys=True), flush=True)
+    return records
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        raise UserError(f"unexpected arguments: {argv[1:]}")
+    if _REFERENCE.value:
+        if not _DATASET.value:
+            raise UserError("--reference needs --dataset=mnist or --dataset=fashion_mnist")
+        reference_floor(_DATASET.value, _METRICS.value, _DATA_DIR.value, _CLASSIFIER.value,
+                        _INCEPTION.value, _OUT.value, _NUM_SAMPLES.value)
+        return
+    if not _WORKDIR.value:
+        raise UserError("--workdir is required (or --reference --dataset=NAME)")
+    evaluator = Evaluator(_WORKDIR.value, _METRICS.value, _NUM_SAMPLES.value, _BATCH.value,
+                          _CLASSIFIER.value, _INCEPTION.value)
+    evaluator.run(_ONCE.value, _POLL.value, _MAX_IDLE.value)
+
+
+if __name__ == "__main__":
+    cli.run(main, "jaxgan.evaluate")

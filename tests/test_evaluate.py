@@ -1,0 +1,117 @@
+"""The evaluator job on a real (tiny) training run: records, provenance, memory, exits, errors."""
+
+import json
+import os
+
+import pytest
+
+
+from test_cli import SMOKE, assert_one_line_error, run_cli
+
+PROVENANCE = ("metric", "protocol", "value", "num_generated", "num_reference", "extractor",
+              "extractor_sha256", "preprocessing", "reference_id", "checkpoint_step",
+              "wall_time", "step")
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("eval")
+    workdir = root / "run"
+    run_cli("jaxgan.main", SMOKE, f"--workdir={workdir}")
+    from jaxgan import classifier
+    classifier.run("mnist", out=str(root / "lenet"), max_train_examples=512, max_steps=5)
+    env = {"JAXGAN_CACHE_DIR": str(root / "cache")}
+    return workdir, root / "lenet", env
+
+
+def _evaluate(workdir, classifier_dir, env, *extra, check=True):
+    return run_cli("jaxgan.evaluate", f"--workdir={workdir}", f"--classifier_dir={classifier_dir}",
+                   "--num_samples=200", "--batch_size=100", *extra, env=env, check=check)
+
+
+def _checkpoint_files(workdir):
+    return sorted((str(p), p.stat().st_mtime_ns) for p in (workdir / "checkpoints").rglob("*"))
+
+
+def test_records_provenance_and_restart(setup):
+    workdir, classifier_dir, env = setup
+    before = _checkpoint_files(workdir)
+    _evaluate(workdir, classifier_dir, env, "--once")
+    path = workdir / "eval" / "metrics.jsonl"
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    got = {(r["step"], r["metric"]) for r in records}
+    for step in (2, 4):
+        for metric in ("fid_lenet", "kid_lenet", "is_lenet", "precision_lenet", "recall_lenet"):
+            assert (step, metric) in got
+    for r in records:
+        for key in PROVENANCE:
+            assert key in r, (key, r)
+        assert r["num_generated"] == 200 and len(r["extractor_sha256"]) == 64
+    assert all(r["value"] >= 0 for r in records)
+    assert any(p.name.startswith("events.out") for p in (workdir / "eval" / "tensorboard").iterdir())
+    assert _checkpoint_files(workdir) == before  # read-only
+
+    # A restart re-evaluates nothing.
+    text = path.read_text()
+    _evaluate(workdir, classifier_dir, env, "--once")
+    assert path.read_text() == text
+
+    # Killed mid-write: the torn line is dropped and only what it held is redone.
+    lines = text.splitlines(keepends=True)
+    torn = lines[-1]
+    path.write_text("".join(lines[:-1]) + torn[: len(torn) // 2])
+    _evaluate(workdir, classifier_dir, env, "--once")
+    redone = [json.loads(line) for line in path.read_text().splitlines()]
+    assert len(redone) == len(records)
+    assert (redone[-1]["step"], redone[-1]["metric"]) == (records[-1]["step"], records[-1]["metric"])
+
+
+def test_exits_after_the_final_step_without_once(setup, tmp_path):
+    workdir, classifier_dir, env = setup
+    import shutil
+    copy = tmp_path / "run"
+    shutil.copytree(workdir, copy)
+    shutil.rmtree(copy / "eval", ignore_errors=True)
+    proc = _evaluate(copy, classifier_dir, env, "--metrics=is_lenet", "--poll_seconds=0.1")
+    assert proc.returncode == 0
+    steps = [json.loads(line)["step"] for line in (copy / "eval" / "metrics.jsonl").open()]
+    assert steps == [2, 4]
+
+
+def test_reference_floor(setup, tmp_path):
+    _, classifier_dir, env = setup
+    out = tmp_path / "floor.jsonl"
+    run_cli("jaxgan.evaluate", "--reference", "--dataset=mnist", "--metrics=fid_lenet,is_lenet",
+            f"--classifier_dir={classifier_dir}", f"--out={out}", env=env)
+    records = {r["metric"]: r for r in map(json.loads, out.read_text().splitlines())}
+    assert set(records) == {"fid_lenet", "is_lenet"}
+    assert records["fid_lenet"]["num_generated"] == 10000
+    assert records["fid_lenet"]["num_reference"] == 60000
+    assert records["fid_lenet"]["kind"] == "real_data_floor"
+
+
+def test_missing_inception_weights(setup, tmp_path):
+    workdir, classifier_dir, env = setup
+    env = {**env, "JAXGAN_INCEPTION_WEIGHTS": ""}
+    proc = _evaluate(workdir, classifier_dir, env, "--once", "--metrics=fid_inception",
+                     f"--inception_weights={tmp_path}/pt_inception-2015-12-05-6726825d.pth",
+                     check=False)
+    assert_one_line_error(proc, "6726825d")
+    assert "not found" in proc.stderr
+
+
+def test_wrong_hash_inception_weights_are_refused(setup, tmp_path):
+    workdir, classifier_dir, env = setup
+    fake = tmp_path / "pt_inception-2015-12-05-6726825d.pth"
+    fake.write_bytes(os.urandom(1024))
+    proc = _evaluate(workdir, classifier_dir, env, "--once", "--metrics=fid_inception",
+                     f"--inception_weights={fake}", check=False)
+    assert_one_line_error(proc, "Refusing it")
+
+
+def test_unknown_metric_and_missing_workdir(setup, tmp_path):
+    workdir, classifier_dir, env = setup
+    proc = _evaluate(workdir, classifier_dir, env, "--once", "--metrics=fid_lenot", check=False)
+    assert_one_line_error(proc, "unknown metric")
+    proc = _evaluate(tmp_path / "nope", classifier_dir, env, "--once", check=False)
+    assert_one_line_error(proc, "config.json")
