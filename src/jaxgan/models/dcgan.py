@@ -13,7 +13,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxgan.models.layers import UpConv2x, dcgan_kernel_init, dcgan_scale_init
+from jaxgan.models.layers import DownConv2x, UpConv2x, dcgan_kernel_init, dcgan_scale_init
 
 
 def num_stages(image_size: int) -> tuple[int, int]:
@@ -75,8 +75,7 @@ class Discriminator(nn.Module):
         x = x_BxSxSxC.astype(self.dtype)
         width = self.ndf
         for i in range(stages):
-            x = nn.Conv(width, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)), use_bias=False,
-                        kernel_init=dcgan_kernel_init, dtype=self.dtype, name=f"down{i}")(x)
+            x = DownConv2x(width, dtype=self.dtype, name=f"down{i}")(x)
             if i > 0:  # the reference has no BatchNorm on the input layer
                 x = _batch_norm(train, f"down{i}_bn")(x)
             x = nn.leaky_relu(x, 0.2)

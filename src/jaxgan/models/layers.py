@@ -1,4 +1,13 @@
-"""Layers shared by the generators and discriminators."""
+"""Layers shared by the generators and discriminators.
+
+The two stride-2 convolutions of DCGAN are written out here rather than taken from `nn.Conv` /
+`nn.ConvTranspose` because XLA:CPU is slow on their stock lowering, mostly on the kernel
+gradient: it becomes a convolution whose "kernel" is the whole output gradient, which ran at
+2-15 GFLOP/s here. Both layers compute the forward pass and the input gradient as stride-1 2x2
+convolutions (fast on XLA:CPU) and the kernel gradient as one matrix product over the batch and
+spatial positions (a custom VJP). Same parameters, outputs and gradients as the stock layers
+(tested); measurements in BUILD_NOTES.md.
+"""
 
 from __future__ import annotations
 
@@ -9,23 +18,91 @@ import jax.numpy as jnp
 # DCGAN's initialisation (Radford et al.): weights ~ N(0, 0.02), BatchNorm scale ~ N(1, 0.02).
 dcgan_kernel_init = nn.initializers.normal(0.02)
 
+_NHWC = ("NHWC", "HWIO", "NHWC")
+
 
 def dcgan_scale_init(key, shape, dtype=jnp.float32):
     return 1.0 + 0.02 * jax.random.normal(key, shape, dtype)
+
+
+def _pad1(x_BxHxWxC: jax.Array) -> jax.Array:
+    return jnp.pad(x_BxHxWxC, ((0, 0), (1, 1), (1, 1), (0, 0)))
+
+
+def _conv2x2(x: jax.Array, w_2x2xIxO: jax.Array) -> jax.Array:
+    return jax.lax.conv_general_dilated(x, w_2x2xIxO, (1, 1), "VALID", dimension_numbers=_NHWC)
+
+
+def _strided_taps(x_pad: jax.Array, h: int, w: int) -> jax.Array:
+    """[B, h, w, 16 * C]: x_pad[:, 2i + ki, 2j + kj] for the 4x4 taps (ki, kj), in (ki, kj, C)
+    order: the patches of a 4x4 stride-2 window."""
+    taps = [x_pad[:, ki:ki + 2 * h:2, kj:kj + 2 * w:2] for ki in range(4) for kj in range(4)]
+    return jnp.concatenate(taps, axis=-1)
+
+
+def _contract_positions(a_BxHxWxM: jax.Array, b_BxHxWxN: jax.Array) -> jax.Array:
+    """[M, N] = sum over batch and positions of a^T b: one matrix product, the kernel gradient."""
+    return jax.lax.dot_general(a_BxHxWxM, b_BxHxWxN, (((0, 1, 2), (0, 1, 2)), ((), ())))
+
+
+# --- stride-2 transposed convolution (kernel 4, padding 1) -------------------------------------
+
+
+def _phase_kernel(kernel_4x4xIxO: jax.Array) -> jax.Array:
+    """[2, 2, I, 4 * O]: output phase (a, c) uses kernel rows (3 - a, 1 - a), cols (3 - c, 1 - c).
+    Static strided slices (not a gather), so nothing scatters in the backward pass."""
+    k = kernel_4x4xIxO
+    return jnp.concatenate([k[3 - a::-2][:, 3 - c::-2] for a in (0, 1) for c in (0, 1)], axis=-1)
+
+
+def _upconv_forward(x_BxHxWxI: jax.Array, kernel_4x4xIxO: jax.Array) -> jax.Array:
+    b, h, w, _ = x_BxHxWxI.shape
+    f = kernel_4x4xIxO.shape[-1]
+    y = _conv2x2(_pad1(x_BxHxWxI), _phase_kernel(kernel_4x4xIxO))
+    # y: [b, h + 1, w + 1, 4 * f]; phase (a, c) of output pixel (2m + a, 2n + c) sits at (m + a, n + c).
+    y = y.reshape(b, h + 1, w + 1, 4, f)
+    top = jnp.stack([y[:, :h, :w, 0], y[:, :h, 1:, 1]], axis=3)  # [b, h, w, 2 (c), f]
+    bottom = jnp.stack([y[:, 1:, :w, 2], y[:, 1:, 1:, 3]], axis=3)
+    return jnp.stack([top, bottom], axis=2).reshape(b, 2 * h, 2 * w, f)
+
+
+@jax.custom_vjp
+def upconv2x(x_BxHxWxI: jax.Array, kernel_4x4xIxO: jax.Array) -> jax.Array:
+    """PyTorch's `ConvTranspose2d(I, O, 4, stride=2, padding=1)` with its kernel laid out
+    [4, 4, I, O]: out[2i - 1 + ki, 2j - 1 + kj] += x[i, j] @ kernel[ki, kj]."""
+    return _upconv_forward(x_BxHxWxI, kernel_4x4xIxO)
+
+
+def _upconv_fwd(x, kernel):
+    return _upconv_forward(x, kernel), (x, kernel)
+
+
+def _upconv_bwd(residuals, dy_Bx2Hx2WxO):
+    x, kernel = residuals
+    _, h, w, cin = x.shape
+    # The input gradient is linear in dy: XLA's own transpose of the 2x2 convolution.
+    _, pullback = jax.vjp(lambda x: _upconv_forward(x, kernel), x)
+    (dx,) = pullback(dy_Bx2Hx2WxO)
+    # dkernel[ki, kj] = sum x[i, j]^T dy[2i - 1 + ki, 2j - 1 + kj]: the 4x4 stride-2 patches of
+    # the padded output gradient, contracted with x over batch and positions.
+    dy_taps = _strided_taps(_pad1(dy_Bx2Hx2WxO), h, w)
+    dk = _contract_positions(x, dy_taps).reshape(cin, 4, 4, -1).transpose(1, 2, 0, 3)
+    return dx, dk.astype(kernel.dtype)
+
+
+upconv2x.defvjp(_upconv_fwd, _upconv_bwd)
 
 
 class UpConv2x(nn.Module):
     """A stride-2 transposed convolution (kernel 4, padding 1: PyTorch's
     `ConvTranspose2d(cin, cout, 4, 2, 1, bias=False)`), doubling height and width.
 
-    It is computed as one 2x2 stride-1 convolution with 4 * cout outputs over the input padded by
-    one pixel, whose four output phases are interleaved (depth-to-space). This does the same
-    multiply-adds as the transposed convolution and none of the zero-stuffing work that
-    `nn.ConvTranspose` / `lax.conv_transpose` lowers to; on XLA:CPU it is several times faster
-    (BUILD_NOTES.md). The parameter is the transposed-convolution kernel itself, [4, 4, cin, cout]
-    in PyTorch's orientation, so counts and checkpoints match the reference.
-
-    Output pixel (2m + a, 2n + b) sums input pixels m-1+a..m+a (rows) with kernel rows 3-a, 1-a.
+    Forward: one 2x2 stride-1 convolution with 4 * cout outputs over the input padded by one
+    pixel, whose four output phases are interleaved (depth-to-space): the multiply-adds of the
+    transposed convolution plus a one-pixel border, and none of the zero-stuffing work that
+    `nn.ConvTranspose` lowers to. Kernel gradient: one matrix product (see the module doc).
+    The parameter is the transposed-convolution kernel itself, [4, 4, cin, cout] in PyTorch's
+    orientation, so counts and checkpoints match the reference.
     """
 
     features: int
@@ -35,26 +112,77 @@ class UpConv2x(nn.Module):
     def __call__(self, x_BxHxWxC: jax.Array) -> jax.Array:
         cin = x_BxHxWxC.shape[-1]
         kernel = self.param("kernel", self.kernel_init, (4, 4, cin, self.features))
-        kernel = kernel.astype(x_BxHxWxC.dtype)
-        b, h, w, _ = x_BxHxWxC.shape
-        # Phase (a, b) uses kernel rows (3 - a, 1 - a) and columns (3 - b, 1 - b).
-        phases = []
-        for a in (0, 1):
-            for c in (0, 1):
-                rows = jnp.array([3 - a, 1 - a])
-                cols = jnp.array([3 - c, 1 - c])
-                phases.append(kernel[rows][:, cols])
-        w_2x2xCinx4Cout = jnp.concatenate(phases, axis=-1)
-        x_pad = jnp.pad(x_BxHxWxC, ((0, 0), (1, 1), (1, 1), (0, 0)))
-        y = jax.lax.conv_general_dilated(
-            x_pad, w_2x2xCinx4Cout, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC")
-        )  # [b, h + 1, w + 1, 4 * cout]: phase (a, c) of output row m sits at row m + a.
-        y = y.reshape(b, h + 1, w + 1, 4, self.features)
-        p00 = y[:, :h, :w, 0]
-        p01 = y[:, :h, 1:, 1]
-        p10 = y[:, 1:, :w, 2]
-        p11 = y[:, 1:, 1:, 3]
-        top = jnp.stack([p00, p01], axis=3)  # [b, h, w, 2(c), f]
-        bottom = jnp.stack([p10, p11], axis=3)
-        out = jnp.stack([top, bottom], axis=2)  # [b, h, 2(a), w, 2(c), f]
-        return out.reshape(b, 2 * h, 2 * w, self.features)
+        return upconv2x(x_BxHxWxC, kernel.astype(x_BxHxWxC.dtype))
+
+
+# --- stride-2 convolution (kernel 4, padding 1) ------------------------------------------------
+
+
+def _space_to_depth(x_Bx2Hx2WxC: jax.Array) -> jax.Array:
+    """[B, H, W, 4C] with channels in (di, dj, C) order."""
+    b, h2, w2, c = x_Bx2Hx2WxC.shape
+    x = x_Bx2Hx2WxC.reshape(b, h2 // 2, 2, w2 // 2, 2, c).transpose(0, 1, 3, 2, 4, 5)
+    return x.reshape(b, h2 // 2, w2 // 2, 4 * c)
+
+
+def _downconv_forward(x_Bx2Hx2WxI: jax.Array, kernel_4x4xIxO: jax.Array) -> jax.Array:
+    return jax.lax.conv_general_dilated(
+        x_Bx2Hx2WxI, kernel_4x4xIxO, (2, 2), ((1, 1), (1, 1)), dimension_numbers=_NHWC
+    )
+
+
+def _downconv_as_2x2(x_Bx2Hx2WxI: jax.Array, kernel_4x4xIxO: jax.Array) -> jax.Array:
+    """The same function as a 2x2 stride-1 convolution over the space-to-depth input: tap
+    (2p + di, 2q + dj) of the 4x4 stride-2 window is tap (p, q), channel (di, dj, cin)."""
+    cin, cout = kernel_4x4xIxO.shape[2:]
+    k = kernel_4x4xIxO.reshape(2, 2, 2, 2, cin, cout).transpose(0, 2, 1, 3, 4, 5)
+    return _conv2x2(_space_to_depth(_pad1(x_Bx2Hx2WxI)), k.reshape(2, 2, 4 * cin, cout))
+
+
+@jax.custom_vjp
+def downconv2x(x_Bx2Hx2WxI: jax.Array, kernel_4x4xIxO: jax.Array) -> jax.Array:
+    """`nn.Conv(O, (4, 4), strides=2, padding=1)` (PyTorch's `Conv2d(I, O, 4, 2, 1)`), halving
+    height and width (which must be even)."""
+    return _downconv_forward(x_Bx2Hx2WxI, kernel_4x4xIxO)
+
+
+def _downconv_fwd(x, kernel):
+    return _downconv_forward(x, kernel), (x, kernel)
+
+
+def _downconv_bwd(residuals, dy_BxHxWxO):
+    x, kernel = residuals
+    _, h, w, _ = dy_BxHxWxO.shape
+    cin = x.shape[-1]
+    # Forward and input gradient take different routes because each was the faster one on
+    # XLA:CPU: the stride-2 convolution forward, the transposed 2x2 convolution backward.
+    _, pullback = jax.vjp(lambda x: _downconv_as_2x2(x, kernel), x)
+    (dx,) = pullback(dy_BxHxWxO)
+    # Four products, one per 2x2 tap of the space-to-depth input, each over batch and positions
+    # (measured a little faster than one product over the concatenated 16-tap patches).
+    xs = _space_to_depth(_pad1(x))  # [b, h + 1, w + 1, 4 * cin]
+    dk = jnp.stack([_contract_positions(xs[:, p:p + h, q:q + w], dy_BxHxWxO)
+                    for p in (0, 1) for q in (0, 1)])  # [(p, q), (di, dj, cin), cout]
+    dk = dk.reshape(2, 2, 2, 2, cin, -1).transpose(0, 2, 1, 3, 4, 5).reshape(4, 4, cin, -1)
+    return dx, dk.astype(kernel.dtype)
+
+
+downconv2x.defvjp(_downconv_fwd, _downconv_bwd)
+
+
+class DownConv2x(nn.Module):
+    """A 4x4 stride-2 convolution with padding 1 and no bias (DCGAN's discriminator layer), with
+    the parameters of `nn.Conv(features, (4, 4), strides=2, padding=1, use_bias=False)`; its input
+    gradient goes through the space-to-depth 2x2 form and its kernel gradient is matrix
+    products (module doc)."""
+
+    features: int
+    kernel_init: nn.initializers.Initializer = dcgan_kernel_init
+    dtype: jnp.dtype | None = None
+
+    @nn.compact
+    def __call__(self, x_BxHxWxC: jax.Array) -> jax.Array:
+        cin = x_BxHxWxC.shape[-1]
+        kernel = self.param("kernel", self.kernel_init, (4, 4, cin, self.features))
+        dtype = self.dtype or x_BxHxWxC.dtype
+        return downconv2x(x_BxHxWxC.astype(dtype), kernel.astype(dtype))

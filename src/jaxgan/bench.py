@@ -1,0 +1,184 @@
+"""Train-step throughput on synthetic data, optionally side by side with a PyTorch eager reference.
+
+    python -m jaxgan.bench --config=experiments/dcgan_64.py --batch_size=64 --compare_torch
+
+Prints one JSON line. The step is the family's own `train_step`, jitted exactly as training does
+(state donated and replicated, batch sharded over the mesh's data axis); only the input pipeline is
+replaced by a fixed random batch. Timings are the best of `--repeats` runs of `--steps` steps after
+`--warmup` steps, because the machines this runs on are shared and the best run is the one least
+disturbed by others; every run is reported too so the noise is visible. With `--compare_torch` the
+JAX and PyTorch runs alternate, so both see the same background load.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import flags
+from ml_collections import config_flags
+
+from jaxgan import config_lib, families, sharding
+from jaxgan.errors import UserError
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file.")
+_BATCH_SIZE = flags.DEFINE_integer("batch_size", None, "Global batch size (overrides the config).")
+_STEPS = flags.DEFINE_integer("steps", 10, "Timed steps per run.")
+_WARMUP = flags.DEFINE_integer("warmup", 2, "Untimed steps after compiling.")
+_REPEATS = flags.DEFINE_integer("repeats", 3, "Timed runs; the best is reported.")
+_COMPARE_TORCH = flags.DEFINE_bool("compare_torch", False, "Also time the PyTorch eager step.")
+_TORCH_THREADS = flags.DEFINE_integer("torch_threads", 2, "torch.set_num_threads for the reference.")
+
+
+def _time_runs(step: Callable[[], Any], steps: int) -> tuple[float, float]:
+    """(wall, process CPU) seconds for `steps` calls of `step`, waiting for the last result.
+
+    CPU time is the steadier number on a loaded machine: other processes stretch the wall time of
+    a step much more than the work it does."""
+    start, cpu_start = time.perf_counter(), time.process_time()
+    out = None
+    for _ in range(steps):
+        out = step()
+    jax.block_until_ready(out)
+    return time.perf_counter() - start, time.process_time() - cpu_start
+
+
+def _flops(compiled) -> float:
+    analysis = compiled.cost_analysis()
+    if isinstance(analysis, (list, tuple)):  # older jax: one dict per computation
+        analysis = analysis[0] if analysis else {}
+    return float((analysis or {}).get("flops", 0.0))
+
+
+class JaxStep:
+    """The family's train step, compiled with the training loop's shardings, on a fixed batch."""
+
+    def __init__(self, config) -> None:
+        family = families.get(config.family)
+        spec = family.setup(config)
+        mesh = sharding.make_mesh(config.mesh)
+        sharding.check_batch_size(config.batch_size, mesh)
+        self.devices = mesh.devices.size
+        self.image_shape = spec.image_shape
+        rep, batch_sharding = sharding.replicated(mesh), sharding.batch_sharded(mesh)
+
+        self.state = jax.jit(functools.partial(family.init, spec), out_shardings=rep)(config.seed)
+        images = np.random.default_rng(0).uniform(
+            -1.0, 1.0, (config.batch_size, *spec.image_shape)
+        ).astype(np.float32)
+        self.batch = {"image": jax.device_put(jnp.asarray(images), batch_sharding)}
+
+        step = jax.jit(
+            functools.partial(family.train_step, spec),
+            in_shardings=(rep, batch_sharding),
+            out_shardings=(rep, rep),
+            donate_argnums=0,
+        )
+        start = time.perf_counter()
+        self.compiled = step.lower(self.state, self.batch).compile()
+        self.compile_s = time.perf_counter() - start
+        # Cost analysis describes one device's program; the data-parallel step runs one per device.
+        self.flop_per_step = _flops(self.compiled) * self.devices
+
+    def __call__(self) -> Any:
+        self.state, metrics = self.compiled(self.state, self.batch)
+        return metrics
+
+
+def run(config, steps: int, warmup: int, repeats: int, compare_torch: bool,
+        torch_threads: int = 2) -> dict[str, Any]:
+    """Times the train step of `config` and returns the result record."""
+    jax_step = JaxStep(config)
+    torch_step = None
+    note = None
+    if compare_torch:
+        try:
+            from jaxgan import bench_torch
+        except ImportError as e:
+            note = f"torch comparison skipped: {e} (pip install -e '.[torch]')"
+            print(note, file=sys.stderr)
+        else:
+            torch_step = bench_torch.TorchStep(config, num_threads=torch_threads)
+
+    _time_runs(jax_step, warmup)
+    if torch_step is not None:
+        _time_runs(torch_step, warmup)
+    jax_runs, torch_runs = [], []
+    for _ in range(repeats):
+        jax_runs.append([t / steps for t in _time_runs(jax_step, steps)])
+        if torch_step is not None:
+            torch_runs.append([t / steps for t in _time_runs(torch_step, steps)])
+
+    b = config.batch_size
+    step_s, cpu_s = min(jax_runs)
+    record = {
+        "img_per_s": round(b / step_s, 2),
+        "step_ms": round(1e3 * step_s, 2),
+        "step_ms_runs": [round(1e3 * t, 1) for t, _ in jax_runs],
+        "cpu_ms_per_step": round(1e3 * cpu_s, 1),
+        "compile_s": round(jax_step.compile_s, 2),
+        "backend": jax.default_backend(),
+        "device_count": jax_step.devices,
+        "batch_size": b,
+        "image_shape": list(jax_step.image_shape),
+        "config": config_path(),
+        "gflop_per_step": round(jax_step.flop_per_step / 1e9, 2),
+        "gflop_per_s": round(jax_step.flop_per_step / 1e9 / step_s, 1),
+        "steps": steps,
+        "repeats": repeats,
+        "load_avg_1m": round(os.getloadavg()[0], 2),
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
+    }
+    if torch_step is not None:
+        torch_s, torch_cpu_s = min(torch_runs)
+        record.update(
+            torch_img_per_s=round(b / torch_s, 2),
+            torch_step_ms=round(1e3 * torch_s, 2),
+            torch_step_ms_runs=[round(1e3 * t, 1) for t, _ in torch_runs],
+            torch_cpu_ms_per_step=round(1e3 * torch_cpu_s, 1),
+            torch_version=torch_step.version,
+            torch_threads=torch_threads,
+            ratio=round(torch_s / step_s, 3),
+        )
+    elif note:
+        record["torch_skipped"] = note
+    return record
+
+
+def _fail(message: str) -> None:
+    print(f"jaxgan.bench: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def config_path() -> str:
+    return flags.FLAGS["config"].config_filename if "config" in flags.FLAGS else ""
+
+
+def main(argv: list[str]) -> None:
+    config_lib.parse_flags_or_exit(argv)
+    config = _CONFIG.value
+    if config is None:
+        _fail("--config=FILE is required (e.g. experiments/dcgan_64.py)")
+    if _BATCH_SIZE.value is not None:
+        with config.unlocked():
+            config.batch_size = _BATCH_SIZE.value
+    if _STEPS.value < 1 or _REPEATS.value < 1 or _WARMUP.value < 0:
+        _fail("--steps and --repeats must be >= 1 and --warmup >= 0")
+    try:
+        record = run(config, _STEPS.value, _WARMUP.value, _REPEATS.value, _COMPARE_TORCH.value,
+                     _TORCH_THREADS.value)
+    except UserError as e:
+        _fail(str(e))
+    print(json.dumps(record), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,127 @@
+"""Metrics by protocol name: `<metric>_<extractor>[_<count>k]`, e.g. `fid_lenet`, `kid_lenet_10k`,
+`fid_inception_50k`.
+
+An evaluator asks for names and gets `Metric`s that say which feature extractor they need, which
+of its outputs ("features" or "logits"), what they need of the reference set ("stats" = (mu,
+sigma), "features", or "none"), and a `compute(fake, reference) -> {record key: float}`.
+Precision and recall are one computation: `precision_lenet`, `recall_lenet` and `pr_lenet` all
+resolve to the metric `pr_lenet`, which reports both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from jaxgan.errors import UserError
+from jaxgan.metrics.frechet import feature_stats, frechet_distance_from_stats
+from jaxgan.metrics.isc import inception_score
+from jaxgan.metrics.kid import kernel_inception_distance
+from jaxgan.metrics.prc import precision_recall
+
+EXTRACTORS = ("lenet", "inception")
+
+
+@dataclasses.dataclass(frozen=True)
+class Metric:
+    """One protocol: `compute(fake_outputs, reference)` -> {record key: value}."""
+
+    name: str  # canonical protocol name, e.g. "fid_lenet" or "fid_inception_50k"
+    extractor: str  # "lenet" (jaxgan's domain classifier) or "inception" (FID InceptionV3)
+    output: str  # which extractor output it reads: "features" or "logits"
+    reference: str  # what it needs of the real set: "stats", "features" or "none"
+    compute: Callable[[np.ndarray, Any], dict[str, float]]
+    num_samples: int | None = None  # from a `_<count>k` suffix; None = the evaluator's default
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = np.asarray(logits, np.float64)
+    z = np.exp(z - z.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
+
+
+def _fid(key: str):
+    def compute(fake, reference_stats):
+        return {key: frechet_distance_from_stats(*feature_stats(fake), *reference_stats)}
+
+    return compute
+
+
+def _kid(key: str):
+    def compute(fake, reference_features):
+        mean, std = kernel_inception_distance(fake, reference_features)
+        return {key: mean, f"{key}_std": std}
+
+    return compute
+
+
+def _is(key: str):
+    def compute(fake_logits, _):
+        mean, std = inception_score(_softmax(fake_logits))
+        return {key: mean, f"{key}_std": std}
+
+    return compute
+
+
+def _pr(extractor: str):
+    def compute(fake, reference_features):
+        precision, recall = precision_recall(reference_features, fake)
+        return {f"precision_{extractor}": precision, f"recall_{extractor}": recall}
+
+    return compute
+
+
+def _base_metrics() -> dict[str, Metric]:
+    metrics = {}
+    for ext in EXTRACTORS:
+        for metric in (
+            Metric(f"fid_{ext}", ext, "features", "stats", _fid(f"fid_{ext}")),
+            Metric(f"kid_{ext}", ext, "features", "features", _kid(f"kid_{ext}")),
+            Metric(f"is_{ext}", ext, "logits", "none", _is(f"is_{ext}")),
+            Metric(f"pr_{ext}", ext, "features", "features", _pr(ext)),
+        ):
+            metrics[metric.name] = metric
+    return metrics
+
+
+METRICS = _base_metrics()
+_ALIASES = {f"{kind}_{ext}": f"pr_{ext}" for ext in EXTRACTORS for kind in ("precision", "recall")}
+_NAME = re.compile(r"^(?P<base>[a-z]+_[a-z]+)(?:_(?P<thousands>[1-9][0-9]*)k)?$")
+
+
+def metric_names() -> list[str]:
+    """Every base protocol name (each also accepts a `_<count>k` suffix)."""
+    return sorted([*METRICS, *_ALIASES])
+
+
+def get_metric(name: str) -> Metric:
+    """The metric for a protocol name; raises UserError naming the choices when unknown."""
+    match = _NAME.match(name.strip())
+    base = _ALIASES.get(match["base"], match["base"]) if match else None
+    if base not in METRICS:
+        raise UserError(
+            f"unknown metric {name!r}; known: {', '.join(metric_names())} "
+            "(optionally with a sample count suffix such as _10k)"
+        )
+    metric = METRICS[base]
+    if match["thousands"]:
+        count = int(match["thousands"]) * 1000
+        metric = dataclasses.replace(
+            metric, name=f"{base}_{match['thousands']}k", num_samples=count
+        )
+    return metric
+
+
+def resolve_metrics(names: Iterable[str] | str) -> list[Metric]:
+    """Metrics for a list (or comma-separated string) of names, duplicates removed, in order."""
+    if isinstance(names, str):
+        names = [n for n in names.split(",") if n.strip()]
+    resolved: dict[str, Metric] = {}
+    for name in names:
+        metric = get_metric(name)
+        resolved.setdefault(metric.name, metric)
+    return list(resolved.values())
