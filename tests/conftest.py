@@ -16,7 +16,7 @@ os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(_SESSION_DIR / "xla_cache
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
-import chex  # noqa: E402  (jax reads the cache settings above when first imported)
+import chex  # only now: jax reads the cache settings above when first imported
 
 chex.set_n_cpu_devices(4)
 

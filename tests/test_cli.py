@@ -3,7 +3,6 @@ preemption, plain-orbax restore, several devices and processes."""
 
 import json
 import os
-import pathlib
 import signal
 import socket
 import subprocess
@@ -12,7 +11,6 @@ import time
 
 import numpy as np
 import pytest
-
 from conftest import REPO
 
 EXPERIMENTS = sorted(p.stem for p in (REPO / "experiments").glob("*.py"))

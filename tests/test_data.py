@@ -5,9 +5,9 @@ import os
 
 import numpy as np
 import pytest
+from conftest import REPO, SHARED_DATA
 from PIL import Image
 
-from conftest import REPO, SHARED_DATA
 from jaxgan import data
 from jaxgan.data import idx
 from jaxgan.data.pipeline import BatchIterator, preprocess

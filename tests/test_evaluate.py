@@ -4,8 +4,6 @@ import json
 import os
 
 import pytest
-
-
 from test_cli import SMOKE, assert_one_line_error, run_cli
 
 PROVENANCE = ("metric", "protocol", "value", "num_generated", "num_reference", "extractor",

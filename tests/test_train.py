@@ -4,8 +4,8 @@ import chex
 import jax
 import numpy as np
 import pytest
-
 from conftest import load_experiment
+
 from jaxgan import train
 from jaxgan.families import gan
 
