@@ -26,7 +26,7 @@ import numpy as np
 from absl import flags
 from ml_collections import config_flags
 
-from jaxgan import config_lib, families, sharding
+from jaxgan import cli, families, sharding
 from jaxgan.errors import UserError
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file.")
@@ -36,6 +36,9 @@ _WARMUP = flags.DEFINE_integer("warmup", 2, "Untimed steps after compiling.")
 _REPEATS = flags.DEFINE_integer("repeats", 3, "Timed runs; the best is reported.")
 _COMPARE_TORCH = flags.DEFINE_bool("compare_torch", False, "Also time the PyTorch eager step.")
 _TORCH_THREADS = flags.DEFINE_integer("torch_threads", 2, "torch.set_num_threads for the reference.")
+_PEAK = flags.DEFINE_float(
+    "peak_gflop_per_s", None, "This machine's peak FP32 GFLOP/s; adds the fraction of it reached."
+)
 
 
 def _time_runs(step: Callable[[], Any], steps: int) -> tuple[float, float]:
@@ -93,9 +96,10 @@ class JaxStep:
         return metrics
 
 
-def run(config, steps: int, warmup: int, repeats: int, compare_torch: bool,
-        torch_threads: int = 2) -> dict[str, Any]:
-    """Times the train step of `config` and returns the result record."""
+def run(config, steps: int, warmup: int, repeats: int, compare_torch: bool = False,
+        torch_threads: int = 2, peak_gflop_per_s: float | None = None,
+        config_name: str = "") -> dict[str, Any]:
+    """Times the train step of `config` and returns the result record (the JSON line)."""
     jax_step = JaxStep(config)
     torch_step = None
     note = None
@@ -129,14 +133,16 @@ def run(config, steps: int, warmup: int, repeats: int, compare_torch: bool,
         "device_count": jax_step.devices,
         "batch_size": b,
         "image_shape": list(jax_step.image_shape),
-        "config": config_path(),
-        "gflop_per_step": round(jax_step.flop_per_step / 1e9, 2),
+        "config": config_name,
+        "gflop_per_step": round(jax_step.flop_per_step / 1e9, 4),
         "gflop_per_s": round(jax_step.flop_per_step / 1e9 / step_s, 1),
         "steps": steps,
         "repeats": repeats,
         "load_avg_1m": round(os.getloadavg()[0], 2),
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
     }
+    if peak_gflop_per_s:
+        record["peak_fraction"] = round(record["gflop_per_s"] / peak_gflop_per_s, 3)
     if torch_step is not None:
         torch_s, torch_cpu_s = min(torch_runs)
         record.update(
@@ -153,32 +159,21 @@ def run(config, steps: int, warmup: int, repeats: int, compare_torch: bool,
     return record
 
 
-def _fail(message: str) -> None:
-    print(f"jaxgan.bench: error: {message}", file=sys.stderr)
-    sys.exit(2)
-
-
-def config_path() -> str:
-    return flags.FLAGS["config"].config_filename if "config" in flags.FLAGS else ""
-
-
 def main(argv: list[str]) -> None:
-    config_lib.parse_flags_or_exit(argv)
+    if len(argv) > 1:
+        raise UserError(f"unexpected arguments: {argv[1:]}")
     config = _CONFIG.value
     if config is None:
-        _fail("--config=FILE is required (e.g. experiments/dcgan_64.py)")
+        raise UserError("--config=FILE is required (e.g. experiments/dcgan_64.py)")
     if _BATCH_SIZE.value is not None:
         with config.unlocked():
             config.batch_size = _BATCH_SIZE.value
     if _STEPS.value < 1 or _REPEATS.value < 1 or _WARMUP.value < 0:
-        _fail("--steps and --repeats must be >= 1 and --warmup >= 0")
-    try:
-        record = run(config, _STEPS.value, _WARMUP.value, _REPEATS.value, _COMPARE_TORCH.value,
-                     _TORCH_THREADS.value)
-    except UserError as e:
-        _fail(str(e))
+        raise UserError("--steps and --repeats must be at least 1 and --warmup at least 0")
+    record = run(config, _STEPS.value, _WARMUP.value, _REPEATS.value, _COMPARE_TORCH.value,
+                 _TORCH_THREADS.value, _PEAK.value, flags.FLAGS["config"].config_filename)
     print(json.dumps(record), flush=True)
 
 
 if __name__ == "__main__":
-    main(sys.argv)
+    cli.run(main, "jaxgan.bench")

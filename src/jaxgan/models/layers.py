@@ -33,13 +33,6 @@ def _conv2x2(x: jax.Array, w_2x2xIxO: jax.Array) -> jax.Array:
     return jax.lax.conv_general_dilated(x, w_2x2xIxO, (1, 1), "VALID", dimension_numbers=_NHWC)
 
 
-def _strided_taps(x_pad: jax.Array, h: int, w: int) -> jax.Array:
-    """[B, h, w, 16 * C]: x_pad[:, 2i + ki, 2j + kj] for the 4x4 taps (ki, kj), in (ki, kj, C)
-    order: the patches of a 4x4 stride-2 window."""
-    taps = [x_pad[:, ki:ki + 2 * h:2, kj:kj + 2 * w:2] for ki in range(4) for kj in range(4)]
-    return jnp.concatenate(taps, axis=-1)
-
-
 def _contract_positions(a_BxHxWxM: jax.Array, b_BxHxWxN: jax.Array) -> jax.Array:
     """[M, N] = sum over batch and positions of a^T b: one matrix product, the kernel gradient."""
     return jax.lax.dot_general(a_BxHxWxM, b_BxHxWxN, (((0, 1, 2), (0, 1, 2)), ((), ())))
@@ -83,10 +76,12 @@ def _upconv_bwd(residuals, dy_Bx2Hx2WxO):
     # The input gradient is linear in dy: XLA's own transpose of the 2x2 convolution.
     _, pullback = jax.vjp(lambda x: _upconv_forward(x, kernel), x)
     (dx,) = pullback(dy_Bx2Hx2WxO)
-    # dkernel[ki, kj] = sum x[i, j]^T dy[2i - 1 + ki, 2j - 1 + kj]: the 4x4 stride-2 patches of
-    # the padded output gradient, contracted with x over batch and positions.
-    dy_taps = _strided_taps(_pad1(dy_Bx2Hx2WxO), h, w)
-    dk = _contract_positions(x, dy_taps).reshape(cin, 4, 4, -1).transpose(1, 2, 0, 3)
+    # dkernel[ki, kj] = sum over batch and positions of x[i, j]^T dy[2i - 1 + ki, 2j - 1 + kj]:
+    # one product per tap with a stride-2 slice of the padded output gradient (measured faster
+    # than one product over the 16 slices concatenated, which costs a large copy).
+    dy_pad = _pad1(dy_Bx2Hx2WxO)
+    dk = jnp.stack([_contract_positions(x, dy_pad[:, ki:ki + 2 * h:2, kj:kj + 2 * w:2])
+                    for ki in range(4) for kj in range(4)]).reshape(4, 4, cin, -1)
     return dx, dk.astype(kernel.dtype)
 
 
