@@ -1,5 +1,6 @@
 """`python -m jaxgan.bench`: one JSON line with the required keys; the PyTorch reference has the
-same networks; the fast stride-2 layers behind the benchmark numbers equal the stock ones."""
+same networks; the fast stride-2 layers behind the benchmark numbers (custom VJPs, two forward
+forms of UpConv2x) equal the stock operators, values and gradients."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from conftest import REPO, load_experiment
 
 from jaxgan import bench
 from jaxgan.models import dcgan
-from jaxgan.models.layers import DownConv2x
+from jaxgan.models.layers import DownConv2x, UpConv2x
 from jaxgan.state import num_params
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
@@ -110,4 +111,27 @@ def test_downconv_equals_stock_conv_and_its_gradients(shape, features):
     np.testing.assert_allclose(layer.apply(variables, x), stock.apply(variables, x), atol=1e-5)
     got = jax.jit(jax.grad(lambda x, k: loss(layer, x, k), argnums=(0, 1)))(x, kernel)
     want = jax.grad(lambda x, k: loss(stock, x, k), argnums=(0, 1))(x, kernel)
+    chex.assert_trees_all_close(got, want, atol=1e-5)
+
+
+@pytest.mark.parametrize("features", [3, 32])  # the single-convolution and four-convolution forms
+def test_upconv_equals_transposed_convolution_and_its_gradients(features):
+    x = jax.random.normal(jax.random.key(0), (2, 4, 5, 6))
+    layer = UpConv2x(features)
+    kernel = layer.init(jax.random.key(1), x)["params"]["kernel"]
+
+    def transposed_conv(x, k):  # PyTorch ConvTranspose2d(4, 2, 1): input-dilated, flipped kernel
+        return jax.lax.conv_general_dilated(x, k[::-1, ::-1], (1, 1), ((2, 2), (2, 2)),
+                                            lhs_dilation=(2, 2),
+                                            dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+    def loss(fn, x, k):
+        return jnp.sum(jnp.sin(fn(x, k)))
+
+    def ours(x, k):
+        return layer.apply({"params": {"kernel": k}}, x)
+
+    np.testing.assert_allclose(ours(x, kernel), transposed_conv(x, kernel), atol=1e-5)
+    got = jax.jit(jax.grad(lambda x, k: loss(ours, x, k), argnums=(0, 1)))(x, kernel)
+    want = jax.grad(lambda x, k: loss(transposed_conv, x, k), argnums=(0, 1))(x, kernel)
     chex.assert_trees_all_close(got, want, atol=1e-5)

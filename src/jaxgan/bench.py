@@ -28,6 +28,7 @@ from ml_collections import config_flags
 
 from jaxgan import cli, families, sharding
 from jaxgan.errors import UserError
+from jaxgan.models import layers
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file.")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", None, "Global batch size (overrides the config).")
@@ -62,7 +63,8 @@ def _flops(compiled) -> float:
 
 
 class JaxStep:
-    """The family's train step, compiled with the training loop's shardings, on a fixed batch."""
+    """The family's train step, compiled as `train.Program` compiles it (same shardings, donation
+    and compiler options), on a fixed random batch."""
 
     def __init__(self, config) -> None:
         family = families.get(config.family)
@@ -77,13 +79,18 @@ class JaxStep:
         images = np.random.default_rng(0).uniform(
             -1.0, 1.0, (config.batch_size, *spec.image_shape)
         ).astype(np.float32)
-        self.batch = {"image": jax.device_put(jnp.asarray(images), batch_sharding)}
+        labels = np.zeros((config.batch_size,), np.int32)  # the loop's batches carry labels too
+        self.batch = {"image": jax.device_put(jnp.asarray(images), batch_sharding),
+                      "label": jax.device_put(jnp.asarray(labels), batch_sharding)}
 
+        # The options the training loop compiles its step with (XLA:CPU convolution backend).
+        self.compiler_options = layers.compiler_options(jax.default_backend())
         step = jax.jit(
             functools.partial(family.train_step, spec),
             in_shardings=(rep, batch_sharding),
             out_shardings=(rep, rep),
             donate_argnums=0,
+            compiler_options=self.compiler_options or None,
         )
         start = time.perf_counter()
         self.compiled = step.lower(self.state, self.batch).compile()
@@ -140,6 +147,7 @@ def run(config, steps: int, warmup: int, repeats: int, compare_torch: bool = Fal
         "repeats": repeats,
         "load_avg_1m": round(os.getloadavg()[0], 2),
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
+        "compiler_options": jax_step.compiler_options,
     }
     if peak_gflop_per_s:
         record["peak_fraction"] = round(record["gflop_per_s"] / peak_gflop_per_s, 3)

@@ -22,6 +22,7 @@ from jaxgan import config_lib, data, families, sharding
 from jaxgan.checkpoint import Checkpointer
 from jaxgan.errors import UserError
 from jaxgan.metric_writer import MetricWriter, Progress
+from jaxgan.models import layers
 from jaxgan.state import TrainState, num_params
 
 SAMPLE_KEY = 0x5A4D  # folded into the seed for the fixed sample latents
@@ -53,6 +54,7 @@ class Program:
             in_shardings=(self.state_sharding, self.batch_sharding),
             out_shardings=(self.state_sharding, replicated),
             donate_argnums=0,
+            compiler_options=layers.compiler_options(jax.default_backend()) or None,
         )
         self.generate = jax.jit(
             functools.partial(self.family.generate, self.spec), out_shardings=replicated

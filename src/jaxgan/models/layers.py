@@ -3,10 +3,9 @@
 The two stride-2 convolutions of DCGAN are written out here rather than taken from `nn.Conv` /
 `nn.ConvTranspose` because XLA:CPU is slow on their stock lowering, mostly on the kernel
 gradient: it becomes a convolution whose "kernel" is the whole output gradient, which ran at
-2-15 GFLOP/s here. Both layers compute the forward pass and the input gradient as stride-1 2x2
-convolutions (fast on XLA:CPU) and the kernel gradient as one matrix product over the batch and
-spatial positions (a custom VJP). Same parameters, outputs and gradients as the stock layers
-(tested); measurements in BUILD_NOTES.md.
+2-15 GFLOP/s here. Both layers compute their kernel gradient as matrix products over the batch
+and spatial positions (custom VJPs) and their input gradient as a stride-1 2x2 convolution. Same
+parameters, outputs and gradients as the stock layers (tested); measurements in BUILD_NOTES.md.
 """
 
 from __future__ import annotations
@@ -19,6 +18,19 @@ import jax.numpy as jnp
 dcgan_kernel_init = nn.initializers.normal(0.02)
 
 _NHWC = ("NHWC", "HWIO", "NHWC")
+
+# XLA:CPU hands convolutions to YNNPACK by default; its kernels ran these layers' convolutions
+# 20-40% slower than XLA's Eigen ones, and the whole DCGAN-64 train step ~15-20% slower (BUILD_NOTES).
+# Matrix products and reductions stay with YNNPACK (faster there, and multi-threaded).
+CPU_COMPILER_OPTIONS = {
+    "xla_cpu_experimental_ynn_fusion_type":
+        "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT,LIBRARY_FUSION_TYPE_REDUCE",
+}
+
+
+def compiler_options(backend: str) -> dict[str, str]:
+    """`jax.jit(..., compiler_options=...)` for a step that runs these layers on `backend`."""
+    return dict(CPU_COMPILER_OPTIONS) if backend == "cpu" else {}
 
 
 def dcgan_scale_init(key, shape, dtype=jnp.float32):
@@ -41,21 +53,34 @@ def _contract_positions(a_BxHxWxM: jax.Array, b_BxHxWxN: jax.Array) -> jax.Array
 # --- stride-2 transposed convolution (kernel 4, padding 1) -------------------------------------
 
 
-def _phase_kernel(kernel_4x4xIxO: jax.Array) -> jax.Array:
-    """[2, 2, I, 4 * O]: output phase (a, c) uses kernel rows (3 - a, 1 - a), cols (3 - c, 1 - c).
+def _phase_kernel(kernel_4x4xIxO: jax.Array, a: int, c: int) -> jax.Array:
+    """[2, 2, I, O]: output phase (a, c) uses kernel rows (3 - a, 1 - a) and cols (3 - c, 1 - c).
     Static strided slices (not a gather), so nothing scatters in the backward pass."""
-    k = kernel_4x4xIxO
-    return jnp.concatenate([k[3 - a::-2][:, 3 - c::-2] for a in (0, 1) for c in (0, 1)], axis=-1)
+    return kernel_4x4xIxO[3 - a::-2][:, 3 - c::-2]
 
 
 def _upconv_forward(x_BxHxWxI: jax.Array, kernel_4x4xIxO: jax.Array) -> jax.Array:
     b, h, w, _ = x_BxHxWxI.shape
     f = kernel_4x4xIxO.shape[-1]
-    y = _conv2x2(_pad1(x_BxHxWxI), _phase_kernel(kernel_4x4xIxO))
-    # y: [b, h + 1, w + 1, 4 * f]; phase (a, c) of output pixel (2m + a, 2n + c) sits at (m + a, n + c).
-    y = y.reshape(b, h + 1, w + 1, 4, f)
-    top = jnp.stack([y[:, :h, :w, 0], y[:, :h, 1:, 1]], axis=3)  # [b, h, w, 2 (c), f]
-    bottom = jnp.stack([y[:, 1:, :w, 2], y[:, 1:, 1:, 3]], axis=3)
+    x_pad = _pad1(x_BxHxWxI)
+    if f >= 32:
+        # Four exact 2x2 convolutions, one per output phase: no border work (a 4x4 input grows
+        # to 5x5 in the single-convolution form, 56% more multiply-adds). For few output
+        # channels (the image layer) the single wide convolution below is several times faster.
+        phases = [
+            _conv2x2(x_pad[:, a:a + h + 1, c:c + w + 1], _phase_kernel(kernel_4x4xIxO, a, c))
+            for a in (0, 1) for c in (0, 1)
+        ]  # phase (a, c) of output pixel (2m + a, 2n + c) at (m, n)
+    else:
+        k4 = jnp.concatenate(
+            [_phase_kernel(kernel_4x4xIxO, a, c) for a in (0, 1) for c in (0, 1)], axis=-1
+        )
+        y = _conv2x2(x_pad, k4).reshape(b, h + 1, w + 1, 4, f)
+        # One 2x2 convolution with 4 * f outputs over all (h + 1) x (w + 1) positions: phase
+        # (a, c) of output pixel (2m + a, 2n + c) sits at (m + a, n + c).
+        phases = [y[:, :h, :w, 0], y[:, :h, 1:, 1], y[:, 1:, :w, 2], y[:, 1:, 1:, 3]]
+    top = jnp.stack(phases[:2], axis=3)  # [b, h, w, 2 (c), f]
+    bottom = jnp.stack(phases[2:], axis=3)
     return jnp.stack([top, bottom], axis=2).reshape(b, 2 * h, 2 * w, f)
 
 
@@ -92,10 +117,10 @@ class UpConv2x(nn.Module):
     """A stride-2 transposed convolution (kernel 4, padding 1: PyTorch's
     `ConvTranspose2d(cin, cout, 4, 2, 1, bias=False)`), doubling height and width.
 
-    Forward: one 2x2 stride-1 convolution with 4 * cout outputs over the input padded by one
-    pixel, whose four output phases are interleaved (depth-to-space): the multiply-adds of the
-    transposed convolution plus a one-pixel border, and none of the zero-stuffing work that
-    `nn.ConvTranspose` lowers to. Kernel gradient: one matrix product (see the module doc).
+    Forward: each of the four output phases (pixel parity) is a 2x2 stride-1 convolution of the
+    input padded by one pixel, and the phases are interleaved (depth-to-space): the
+    multiply-adds of the transposed convolution and none of the zero-stuffing work that
+    `nn.ConvTranspose` lowers to. Kernel gradient: matrix products (see the module doc).
     The parameter is the transposed-convolution kernel itself, [4, 4, cin, cout] in PyTorch's
     orientation, so counts and checkpoints match the reference.
     """
