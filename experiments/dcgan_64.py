@@ -18,7 +18,7 @@ VARIANTS = {
 
 
 def get_config(arg=None):
-    c = config_lib.base_config()
+    c = config_lib.gan_config()
     c.batch_size = 128
     c.num_train_steps = 20000
     c.log_every_steps = 100

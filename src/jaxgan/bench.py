@@ -63,43 +63,47 @@ def _flops(compiled) -> float:
 
 
 class JaxStep:
-    """The family's train step, compiled as `train.Program` compiles it (same shardings, donation
-    and compiler options), on a fixed random batch."""
+    """The family's train step, compiled by `train.Program` exactly as training compiles it (same
+    shardings, donation and compiler options), on a fixed random batch. A step runs the phases
+    the family schedules for it (lazy regularizers, n_critic), so timing many steps amortises
+    them as training does."""
+
+    CYCLE = 64  # steps scanned for the phases a run uses (covers every lazy interval we ship)
 
     def __init__(self, config) -> None:
-        family = families.get(config.family)
-        spec = family.setup(config)
+        from jaxgan.train import Program
+
         mesh = sharding.make_mesh(config.mesh)
         sharding.check_batch_size(config.batch_size, mesh)
+        self.program = program = Program(config, mesh)
         self.devices = mesh.devices.size
-        self.image_shape = spec.image_shape
-        rep, batch_sharding = sharding.replicated(mesh), sharding.batch_sharded(mesh)
-
-        self.state = jax.jit(functools.partial(family.init, spec), out_shardings=rep)(config.seed)
+        self.image_shape = program.spec.image_shape
+        self.state = program.init()
         images = np.random.default_rng(0).uniform(
-            -1.0, 1.0, (config.batch_size, *spec.image_shape)
+            -1.0, 1.0, (config.batch_size, *self.image_shape)
         ).astype(np.float32)
-        labels = np.zeros((config.batch_size,), np.int32)  # the loop's batches carry labels too
-        self.batch = {"image": jax.device_put(jnp.asarray(images), batch_sharding),
-                      "label": jax.device_put(jnp.asarray(labels), batch_sharding)}
-
-        # The options the training loop compiles its step with (XLA:CPU convolution backend).
+        labels = np.arange(config.batch_size, dtype=np.int32) % 10  # loop batches carry labels
+        self.batch = {"image": jax.device_put(jnp.asarray(images), program.batch_sharding),
+                      "label": jax.device_put(jnp.asarray(labels), program.batch_sharding)}
         self.compiler_options = layers.compiler_options(jax.default_backend())
-        step = jax.jit(
-            functools.partial(family.train_step, spec),
-            in_shardings=(rep, batch_sharding),
-            out_shardings=(rep, rep),
-            donate_argnums=0,
-            compiler_options=self.compiler_options or None,
-        )
+        schedule = [program.family.phases(program.spec, s) for s in range(self.CYCLE)]
+        names = sorted({name for step in schedule for name in step})
         start = time.perf_counter()
-        self.compiled = step.lower(self.state, self.batch).compile()
+        self.compiled = {name: program.phase(name).lower(self.state, self.batch).compile()
+                         for name in names}
         self.compile_s = time.perf_counter() - start
-        # Cost analysis describes one device's program; the data-parallel step runs one per device.
-        self.flop_per_step = _flops(self.compiled) * self.devices
+        # Cost analysis describes one device's program; the data-parallel step runs one per
+        # device. Per step: the phases' FLOPs averaged over the schedule.
+        flops = {name: _flops(c) * self.devices for name, c in self.compiled.items()}
+        self.flop_per_step = sum(flops[n] for step in schedule for n in step) / self.CYCLE
+        self.phase_names = names
+        self._step = 0
 
     def __call__(self) -> Any:
-        self.state, metrics = self.compiled(self.state, self.batch)
+        metrics = {}
+        for name in self.program.family.phases(self.program.spec, self._step):
+            self.state, metrics = self.compiled[name](self.state, self.batch)
+        self._step += 1
         return metrics
 
 
@@ -148,6 +152,7 @@ def run(config, steps: int, warmup: int, repeats: int, compare_torch: bool = Fal
         "load_avg_1m": round(os.getloadavg()[0], 2),
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
         "compiler_options": jax_step.compiler_options,
+        "phases": jax_step.phase_names,
     }
     if peak_gflop_per_s:
         record["peak_fraction"] = round(record["gflop_per_s"] / peak_gflop_per_s, 3)

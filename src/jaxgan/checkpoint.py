@@ -2,7 +2,8 @@
 evaluator restores just the generator, plus a JSON item with the data-order position.
 
 Layout of `DIR/checkpoints/<step>/`: `generator/`, `discriminator/`, `optimizer/`, `train/`
-(step, rng, family extras) as orbax PyTree items, and `meta/` (JSON). Each restores with plain
+(step, rng, family extras) as orbax PyTree items, `generator_ema/` when the model keeps an EMA
+generator, and `meta/` (JSON). Each restores with plain
 orbax, e.g. `ocp.StandardCheckpointer().restore(DIR/checkpoints/<step>/generator)`.
 """
 
@@ -21,18 +22,21 @@ import orbax.checkpoint as ocp
 from jaxgan.errors import UserError
 from jaxgan.state import TrainState
 
-ARRAY_ITEMS = ("generator", "discriminator", "optimizer", "train")
+ARRAY_ITEMS = ("generator", "discriminator", "optimizer", "train", "generator_ema")
 QUARANTINE_DIR = "checkpoints_corrupt"
 
 
 def state_to_items(state: TrainState) -> dict[str, Any]:
     to_dict = flax.serialization.to_state_dict
-    return {
+    items = {
         "generator": state.generator,
         "discriminator": state.discriminator,
         "optimizer": {"generator": to_dict(state.g_opt_state), "discriminator": to_dict(state.d_opt_state)},
         "train": {"step": state.step, "rng": state.rng, "extra": state.extra},
     }
+    if state.generator_ema:  # an empty tree is not an orbax item
+        items["generator_ema"] = state.generator_ema
+    return items
 
 
 def items_to_state(template: TrainState, items: dict[str, Any]) -> TrainState:
@@ -42,6 +46,7 @@ def items_to_state(template: TrainState, items: dict[str, Any]) -> TrainState:
         rng=items["train"]["rng"],
         extra=from_dict(template.extra, items["train"].get("extra", {})),
         generator=items["generator"],
+        generator_ema=items.get("generator_ema", {}),
         discriminator=items["discriminator"],
         g_opt_state=from_dict(template.g_opt_state, items["optimizer"]["generator"]),
         d_opt_state=from_dict(template.d_opt_state, items["optimizer"]["discriminator"]),
@@ -192,8 +197,18 @@ def load_config(workdir: str):
     return config
 
 
-def restore_generator(workdir: str, abstract_generator: Any, step: int | None = None):
-    """(generator variables, step) from a run's checkpoint (latest by default), read-only."""
+def generator_item(abstract_state: TrainState) -> tuple[str, Any]:
+    """The checkpoint item that generation uses and its abstract tree: the EMA generator when the
+    model keeps one, else the trained generator."""
+    if abstract_state.generator_ema:
+        return "generator_ema", abstract_state.generator_ema
+    return "generator", abstract_state.generator
+
+
+def restore_generator(workdir: str, abstract_generator: Any, step: int | None = None,
+                      item: str = "generator"):
+    """(generator variables, step) from a run's checkpoint (latest by default), read-only.
+    `item` is "generator" or "generator_ema" (see `generator_item`)."""
     checkpointer = Checkpointer(workdir, keep=1, read_only=True)
     steps = checkpointer.all_steps() if os.path.isdir(checkpointer.directory) else []
     if not steps:
@@ -202,10 +217,10 @@ def restore_generator(workdir: str, abstract_generator: Any, step: int | None = 
     if step not in steps:
         raise UserError(f"no checkpoint at step {step} in {checkpointer.directory}; have {steps}")
     try:
-        items = checkpointer.restore_items(step, {"generator": abstract_generator})
+        items = checkpointer.restore_items(step, {item: abstract_generator})
     except Exception as e:
         raise UserError(
-            f"cannot read the generator of checkpoint {checkpointer.directory}/{step}: "
+            f"cannot read the {item} of checkpoint {checkpointer.directory}/{step}: "
             f"{type(e).__name__}: {str(e)[:200]}"
         ) from None
-    return items["generator"], step
+    return items[item], step

@@ -54,6 +54,63 @@ def base_config() -> ml_collections.ConfigDict:
     return c
 
 
+def gan_config() -> ml_collections.ConfigDict:
+    """`base_config` plus the keys of the `gan` family (DCGAN, cGAN, WGAN-GP, SNGAN, SAGAN) and its
+    stabilisation toolbox; every technique is off by default (plain DCGAN)."""
+    c = base_config()
+    c.model.num_classes = 0  # > 0: conditional G (label embedding) and projection D
+    c.model.g_spectral_norm = False  # SAGAN puts spectral norm in G as well
+    c.model.attention_resolution = 0  # sagan: resolution of the self-attention block
+    c.loss.real_label = 1.0  # < 1: one-sided label smoothing (logistic losses)
+    c.loss.feature_matching = False  # G matches D's mean features on real data
+    c.regularizer = ml_collections.ConfigDict({
+        "gradient_penalty": 0.0,  # WGAN-GP lambda (10 in the paper)
+        "r1_gamma": 0.0,  # gamma of gamma/2 * E||grad D(real)||^2
+        "r2_gamma": 0.0,  # the same on generated images
+        "orthogonal": 0.0,  # BigGAN's orthogonal regularisation of G (1e-4 in the paper)
+    })
+    c.d_layers = ml_collections.ConfigDict({
+        "norm": "batch",  # batch | layer | none (no batch statistics in a GP critic)
+        "spectral_norm": False,
+        "minibatch_std": False,  # StyleGAN2's stddev channel before the last layer
+        "minibatch_discrimination": 0,  # number of minibatch-discrimination kernels (0: off)
+    })
+    c.training = ml_collections.ConfigDict({
+        "n_critic": 1,  # discriminator steps per generator step
+        "ema_decay": 0.0,  # generator EMA (evaluated and sampled when on), e.g. 0.999
+        "ema_start_step": 0,  # the EMA copies the generator before this step
+        "instance_noise": 0.0,  # std of Gaussian noise added to D's inputs
+        "instance_noise_steps": 0,  # anneal that std linearly to 0 over these steps (0: constant)
+    })
+    c.augment = ml_collections.ConfigDict({"policy": ""})  # DiffAugment, e.g. "translation,cutout,color"
+    return c
+
+
+# Seconds on a CPU: tiny widths, a 512-image subset, every output written. Shared by the small
+# gray-image experiments (tests run each experiment through it).
+SMOKE = {
+    "batch_size": 16, "num_train_steps": 4, "log_every_steps": 2,
+    "checkpoint_every_steps": 2, "sample_every_steps": 4, "num_sample_images": 16,
+    "dataset.max_examples": 512, "model.ngf": 8, "model.ndf": 8, "model.latent_dim": 16,
+}
+
+
+def gray_gan_config(dataset: str, num_train_steps: int,
+                    image_size: int = 28) -> ml_collections.ConfigDict:
+    """`gan_config` for MNIST or Fashion-MNIST: batch 64, logging every 100 steps, a checkpoint
+    and sample grid every 1000, `num_train_steps` steps."""
+    c = gan_config()
+    c.batch_size = 64
+    c.num_train_steps = num_train_steps
+    c.log_every_steps = 100
+    c.checkpoint_every_steps = 1000
+    c.sample_every_steps = 1000
+    c.dataset.name = dataset
+    c.dataset.image_size = image_size  # 32: the 28x28 images centred on a 32x32 canvas
+    c.dataset.channels = 1
+    return c
+
+
 def finalize(
     config: ml_collections.ConfigDict, arg: str | None, variants: Mapping[str, Mapping[str, Any]]
 ) -> ml_collections.ConfigDict:

@@ -25,7 +25,7 @@ import numpy as np
 from absl import flags
 
 from jaxgan import cli, families
-from jaxgan.checkpoint import Checkpointer, load_config, restore_generator
+from jaxgan.checkpoint import Checkpointer, generator_item, load_config, restore_generator
 from jaxgan.errors import UserError
 from jaxgan.metrics import resolve_metrics
 
@@ -85,6 +85,7 @@ def reference_outputs(extractor, dataset: str, split: str, data_dir: str | None,
     from jaxgan.metrics import feature_stats
 
     images, _ = load_idx_arrays(dataset, split, data_dir, tfds_dir)
+    test_split = (*load_idx_arrays(dataset, "test", data_dir, tfds_dir), dataset)
     key = json.dumps({
         "dataset": dataset, "split": split, "count": len(images), "extractor": extractor.name,
         "weights_sha256": extractor.weights_sha256, "preprocessing": extractor.preprocessing,
@@ -93,7 +94,8 @@ def reference_outputs(extractor, dataset: str, split: str, data_dir: str | None,
     path = os.path.join(cache_dir(), f"{ref_id}.npz")
     if os.path.isfile(path):
         with np.load(path, allow_pickle=False) as archive:
-            return ref_id, {name: archive[name] for name in archive.files}
+            return ref_id, {**{name: archive[name] for name in archive.files},
+                            "test_split": test_split}
     features, logits = extractor(images)
     mu, sigma = feature_stats(features)
     outputs = {"features": features, "logits": logits, "mu": mu, "sigma": sigma}
@@ -101,7 +103,7 @@ def reference_outputs(extractor, dataset: str, split: str, data_dir: str | None,
     tmp = f"{path}.{os.getpid()}.tmp.npz"
     np.savez(tmp, **outputs)
     os.replace(tmp, path)  # atomic: a killed job leaves no half-written cache
-    return ref_id, outputs
+    return ref_id, {**outputs, "test_split": test_split}
 
 
 def score(metrics, fake: dict[str, np.ndarray], reference: dict[str, np.ndarray],
@@ -111,16 +113,25 @@ def score(metrics, fake: dict[str, np.ndarray], reference: dict[str, np.ndarray]
     results = {}
     for metric in metrics:
         count = metric.num_samples or num_samples
-        if metric.reference == "stats":
+        if metric.reference == "test_split":
+            ref, num_ref = reference["test_split"], len(reference["test_split"][0])
+        elif metric.reference == "stats":
             ref, num_ref = (reference["mu"], reference["sigma"]), len(reference["features"])
         elif metric.reference == "features":
             idx = subset[: min(count, len(subset))]
             ref, num_ref = reference["features"][idx], len(idx)
         else:
             ref, num_ref = None, 0
-        values = metric.compute(fake[metric.output][:count], ref)
+        outputs = fake[metric.output]
+        if metric.output == "labelled_images":
+            outputs = tuple(a[:count] for a in outputs)
+            num_generated = min(count, len(outputs[0]))
+        else:
+            outputs = outputs[:count]
+            num_generated = min(count, len(outputs))
+        values = metric.compute(outputs, ref)
         results[metric.name] = {"values": values, "num_reference": num_ref,
-                                "num_generated": min(count, len(fake[metric.output]))}
+                                "num_generated": num_generated}
     return results
 
 
@@ -185,9 +196,14 @@ class Evaluator:
         self.metrics = resolve_metrics(metric_names)
         self.family = families.get(self.config.family)
         self.spec = self.family.setup(self.config)
-        self.abstract_generator = jax.eval_shape(
-            lambda: self.family.init(self.spec, self.config.seed)).generator
-        self.generate = jax.jit(lambda v, z: self.family.generate(self.spec, v, z))
+        abstract = jax.eval_shape(lambda: self.family.init(self.spec, self.config.seed))
+        # The EMA generator when the model keeps one: what users sample and papers report.
+        self.generator_item, self.abstract_generator = generator_item(abstract)
+        self.num_classes = int(getattr(self.spec, "num_classes", 0) or 0)
+        if self.num_classes == 0 and any(m.reference == "test_split" for m in self.metrics):
+            raise UserError("cas_lenet (classification accuracy score) needs a class-conditional "
+                            "model (model.num_classes > 0)")
+        self.generate = jax.jit(lambda v, z, y: self.family.generate(self.spec, v, z, y))
         self.records = RecordFile(os.path.join(workdir, "eval", "metrics.jsonl"))
         self.checkpoints = Checkpointer(workdir, keep=1, read_only=True)
         self._tb = None
@@ -205,23 +221,29 @@ class Evaluator:
     def pending(self, steps: list[int]) -> list[int]:
         return [s for s in steps if not all(self.records.done(s, m.name) for m in self.metrics)]
 
-    def generated_images(self, generator_vars) -> np.ndarray:
+    def generated_images(self, generator_vars) -> tuple[np.ndarray, np.ndarray | None]:
+        """(images, requested labels or None). A conditional model is asked for every class
+        equally often (labels 0, 1, ..., K-1, 0, ...)."""
         count = max(m.num_samples or self.num_samples for m in self.metrics)
         key = jax.random.key(EVAL_SEED)
         batches = []
+        labels = (np.arange(count + self.batch_size, dtype=np.int32) % self.num_classes
+                  if self.num_classes else None)
         for i, start in enumerate(range(0, count, self.batch_size)):
             z = self.family.sample_latents(self.spec, jax.random.fold_in(key, i), self.batch_size)
-            batches.append(np.asarray(self.generate(generator_vars, z)))
-        return np.concatenate(batches)[:count]
+            y = None if labels is None else labels[start:start + self.batch_size]
+            batches.append(np.asarray(self.generate(generator_vars, z, y)))
+        return np.concatenate(batches)[:count], None if labels is None else labels[:count]
 
     def evaluate_step(self, step: int) -> None:
         started = time.time()
         try:
-            generator_vars, _ = restore_generator(self.workdir, self.abstract_generator, step)
+            generator_vars, _ = restore_generator(self.workdir, self.abstract_generator, step,
+                                                  self.generator_item)
         except UserError as e:  # rotated away by max_to_keep while we were busy
             print(f"skipping step {step}: {e}", file=sys.stderr)
             return
-        images = self.generated_images(generator_vars)
+        images, labels = self.generated_images(generator_vars)
         for kind, extractor in self.extractors.items():
             metrics = [m for m in self.metrics if m.extractor == kind
                        and not self.records.done(step, m.name)]
@@ -229,7 +251,8 @@ class Evaluator:
                 continue
             features, logits = extractor(images)
             ref_id, reference = self.references[kind]
-            results = score(metrics, {"features": features, "logits": logits}, reference,
+            results = score(metrics, {"features": features, "logits": logits,
+                                      "labelled_images": (images, labels)}, reference,
                             self.num_samples)
             for name, result in results.items():
                 provenance = {
@@ -237,7 +260,9 @@ class Evaluator:
                     "extractor_sha256": extractor.weights_sha256,
                     "preprocessing": extractor.preprocessing, "reference_id": ref_id,
                     "reference": f"{self.config.dataset.name}/{self.config.dataset.split}",
-                    "generator": "params", "eval_seed": EVAL_SEED,
+                    "generator": "ema" if self.generator_item == "generator_ema" else "params",
+                    "labels": "balanced" if self.num_classes else None,
+                    "eval_seed": EVAL_SEED,
                     "wall_time": time.time(), "seconds": round(time.time() - started, 2),
                 }
                 for record in _records(name, result, provenance):
@@ -289,8 +314,13 @@ def reference_floor(dataset: str, metric_names: str, data_dir: str | None,
         ref_id, reference = reference_outputs(extractor, dataset, "train", data_dir, None)
         test_images, _ = load_idx_arrays(dataset, "test", data_dir)
         features, logits = extractor(test_images)
+        # The CAS ceiling: the same recipe trained on as many real training images.
+        train_images, train_labels = load_idx_arrays(dataset, "train", data_dir)
+        real_labelled = (train_images[:num_samples].astype(np.float32) / 127.5 - 1.0,
+                         train_labels[:num_samples])
         results = score([m for m in metrics if m.extractor == kind],
-                        {"features": features, "logits": logits}, reference, num_samples)
+                        {"features": features, "logits": logits,
+                         "labelled_images": real_labelled}, reference, num_samples)
         for name, result in results.items():
             provenance = {
                 "step": None, "kind": "real_data_floor", "generated": f"{dataset}/test",

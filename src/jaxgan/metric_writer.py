@@ -57,6 +57,15 @@ def _jsonable(v):
     return v
 
 
+# (metric key, label, format) shown on the progress line when the family reports it.
+PROGRESS_KEYS = (
+    ("d_loss", "d_loss", ".3f"), ("g_loss", "g_loss", ".3f"), ("d_real", "D(x)", ".2f"),
+    ("d_fake", "D(G(z))", ".2f"), ("d_real_logit", "D(x)", ".2f"),
+    ("d_fake_logit", "D(G(z))", ".2f"), ("gradient_penalty", "gp", ".3f"),
+    ("r1_penalty", "r1", ".3f"), ("pl_penalty", "pl", ".3f"),
+)
+
+
 class Progress:
     """A one-line terminal report per log step: rate, losses, ETA."""
 
@@ -68,9 +77,13 @@ class Progress:
             return
         rate = metrics.get("steps_per_s", 0.0)
         eta = (self.total - step) / rate if rate > 0 else float("nan")
+        shown, labels = [], set()
+        for key, label, fmt in PROGRESS_KEYS:
+            if key in metrics and label not in labels:  # D(x): a probability if there is one
+                shown.append(f"{label} {metrics[key]:{fmt}}")
+                labels.add(label)
         line = (
-            f"step {step}/{self.total} | d_loss {metrics['d_loss']:.3f} g_loss "
-            f"{metrics['g_loss']:.3f} D(x) {metrics['d_real']:.2f} D(G(z)) {metrics['d_fake']:.2f}"
+            f"step {step}/{self.total} | {' '.join(shown)}"
             f" | {rate:.2f} steps/s {metrics.get('images_per_s', 0.0):.0f} img/s | ETA "
             f"{_duration(eta)}"
         )

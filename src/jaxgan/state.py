@@ -16,6 +16,7 @@ class TrainState:
     discriminator: dict[str, Any]
     g_opt_state: Any
     d_opt_state: Any
+    generator_ema: dict[str, Any]  # EMA generator variables (what evaluation uses); {} when unused
     extra: dict[str, Any]  # family-specific running values (e.g. EMA weights, pl_mean)
 
 

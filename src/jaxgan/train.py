@@ -49,13 +49,7 @@ class Program:
         )
         self.batch_sharding = sharding.batch_sharded(mesh)
         self.init = jax.jit(init, out_shardings=self.state_sharding)
-        self.step = jax.jit(
-            functools.partial(self.family.train_step, self.spec),
-            in_shardings=(self.state_sharding, self.batch_sharding),
-            out_shardings=(self.state_sharding, replicated),
-            donate_argnums=0,
-            compiler_options=layers.compiler_options(jax.default_backend()) or None,
-        )
+        self._phases: dict[str, Callable] = {}
         self.generate = jax.jit(
             functools.partial(self.family.generate, self.spec), out_shardings=replicated
         )
@@ -64,6 +58,31 @@ class Program:
                 (s.generator["params"], s.discriminator["params"]))])),
             out_shardings=replicated,
         )
+
+    def phase(self, name: str) -> Callable:
+        """The jitted train phase `name` (compiled on first use, once: state donated)."""
+        if name not in self._phases:
+            self._phases[name] = jax.jit(
+                functools.partial(self.family.train_phase, self.spec, name),
+                in_shardings=(self.state_sharding, self.batch_sharding),
+                out_shardings=(self.state_sharding, sharding.replicated(self.mesh)),
+                donate_argnums=0,
+                compiler_options=layers.compiler_options(jax.default_backend()) or None,
+            )
+        return self._phases[name]
+
+    def step(self, state: TrainState, batch, step: int) -> tuple[TrainState, dict[str, Any]]:
+        """Train step `step` (0-based): the family's phases for that step, in order, on one batch.
+        Which phases run is decided here in Python, so each compiles once (lazy regularizers,
+        n_critic discriminator steps)."""
+        metrics: dict[str, Any] = {}
+        for name in self.family.phases(self.spec, step):
+            state, phase_metrics = self.phase(name)(state, batch)
+            metrics.update(phase_metrics)
+        return state, metrics
+
+    def generation_vars(self, state: TrainState) -> dict[str, Any]:
+        return state.generator_ema or state.generator
 
     def abstract_batch(self) -> dict[str, jax.ShapeDtypeStruct]:
         b, shape = self.config.batch_size, self.spec.image_shape
@@ -207,12 +226,16 @@ def train(config, workdir: str) -> TrainState:
         progress.report(step, values)
 
     step, pending, last_log = start_step, None, (time.perf_counter(), start_step)
+    metrics: dict[str, Any] = {}
     first_log = start_step == 0
     try:
         while step < config.num_train_steps:
             position, host_batch = prefetcher.next()
             batch = sharding.global_batch(host_batch, mesh)
-            state, metrics = program.step(state, batch)
+            state, step_metrics = program.step(state, batch, step)
+            # The latest value of every quantity: a step that skips a phase (n_critic, lazy
+            # regularizers) keeps reporting that phase's last values.
+            metrics = {**metrics, **step_metrics}
             step += 1
             if pending is not None:  # fetch the previous log step's metrics after dispatching
                 log(*pending)
@@ -222,7 +245,7 @@ def train(config, workdir: str) -> TrainState:
                 pending = (step, metrics, now - last_log[0], step - last_log[1], first_log)
                 last_log, first_log = (now, step), False
             if step % config.sample_every_steps == 0 or step == config.num_train_steps:
-                writer.samples(step, fetch(program.generate(state.generator, sample_z)))
+                writer.samples(step, fetch(program.generate(program.generation_vars(state), sample_z)))
             preempted = preemption.reached(step)  # every step: multi-process sync needs it
             if step % config.checkpoint_every_steps == 0 or step == config.num_train_steps:
                 save(step, position)

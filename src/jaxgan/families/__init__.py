@@ -9,7 +9,7 @@ from types import ModuleType
 
 from jaxgan.errors import UserError
 
-FAMILIES = ("gan",)
+FAMILIES = ("gan", "stylegan")
 
 
 def get(name: str) -> ModuleType:

@@ -1,8 +1,20 @@
-"""Image GANs with one generator and one discriminator trained alternately (DCGAN and kin).
+"""Image GANs with one generator and one discriminator trained alternately: DCGAN, conditional
+DCGAN with a projection discriminator, WGAN-GP, SNGAN and SAGAN, and the stabilisation toolbox,
+each piece chosen in the config.
 
-One step: a discriminator update on a real batch and a batch of G(z), then a generator update
-through the updated discriminator on the same G(z) (as PyTorch's DCGAN example does), the
-generator's forward pass computed once and reused through its VJP.
+A train step is one or two phases (chosen in Python by `phases`, each compiled once):
+- "dg": a discriminator update on a real batch and a batch of G(z), then a generator update
+  through the updated discriminator on the same G(z) (as PyTorch's DCGAN example does), the
+  generator's forward pass computed once and reused through its VJP;
+- "d": the discriminator update alone, for `training.n_critic` > 1 (WGAN-GP's 5 critic steps
+  per generator step). Every phase consumes one batch and counts one step, so
+  `num_train_steps` counts discriminator updates.
+
+Config pieces (all in `config_lib.base_config`): `loss.name` (non_saturating, minimax, hinge,
+wasserstein, least_squares), `loss.real_label` (one-sided label smoothing), `loss.feature_matching`,
+`regularizer.*` (WGAN-GP gradient penalty, R1, R2, orthogonal), `d_layers.*` (spectral norm,
+minibatch stddev, minibatch discrimination, normalisation), `training.*` (n_critic, generator EMA,
+annealed instance noise), `augment.policy` (DiffAugment), `model.num_classes` (conditional).
 """
 
 from __future__ import annotations
@@ -15,44 +27,123 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxgan import losses, optimizers
+from jaxgan import augment, losses, optimizers, regularizers
 from jaxgan.errors import UserError
 from jaxgan.models import dcgan
 from jaxgan.state import TrainState
 
+MUTABLE = ["batch_stats", "spectral"]  # the collections a training-mode apply updates
+
 
 @dataclasses.dataclass(frozen=True)
 class Spec:
-    """Everything static about a run: modules, optimizers, loss, shapes."""
+    """Everything static about a run: modules, optimizers, loss, techniques, shapes."""
 
     generator: nn.Module
     discriminator: nn.Module
     g_tx: optax.GradientTransformation
     d_tx: optax.GradientTransformation
     loss: losses.AdversarialLoss
+    loss_name: str
     latent_dim: int
     image_shape: tuple[int, int, int]
+    num_classes: int = 0
+    real_label: float = 1.0
+    feature_matching: bool = False
+    gradient_penalty: float = 0.0
+    r1_gamma: float = 0.0
+    r2_gamma: float = 0.0
+    orthogonal: float = 0.0
+    n_critic: int = 1
+    ema_decay: float = 0.0
+    ema_start_step: int = 0
+    instance_noise: float = 0.0
+    instance_noise_steps: int = 0
+    augment_policy: str = ""
+
+
+def _models(config, dtype) -> tuple[nn.Module, nn.Module]:
+    m, ds, dl = config.model, config.dataset, config.d_layers
+    if m.name == "dcgan":
+        try:
+            dcgan.num_stages(ds.image_size)
+        except ValueError as e:
+            raise UserError(f"dataset.image_size: {e}") from None
+        if dl.norm not in ("batch", "layer", "none"):
+            raise UserError(f"d_layers.norm must be batch, layer or none, not {dl.norm!r}")
+        g = dcgan.Generator(ds.image_size, ds.channels, m.ngf, dtype, num_classes=m.num_classes,
+                            spectral_norm=m.g_spectral_norm)
+        d = dcgan.Discriminator(
+            ds.image_size, m.ndf, dtype, norm=dl.norm, spectral_norm=dl.spectral_norm,
+            minibatch_std=dl.minibatch_std, minibatch_kernels=dl.minibatch_discrimination,
+            num_classes=m.num_classes)
+        return g, d
+    if m.name in ("sngan", "sagan"):
+        from jaxgan.models import sngan
+
+        if ds.image_size not in (32, 64):
+            raise UserError(f"{m.name} is built for 32 or 64 px images; set dataset.image_size "
+                            f"(28 px MNIST is padded to 32), not {ds.image_size}")
+        if m.name == "sagan" and not m.attention_resolution:
+            raise UserError("sagan needs model.attention_resolution (e.g. 16)")
+        attention = m.attention_resolution if m.name == "sagan" else None
+        g = sngan.Generator(image_size=ds.image_size, channels=ds.channels, g_width=m.ngf,
+                            num_classes=m.num_classes, attention_resolution=attention,
+                            g_spectral_norm=m.g_spectral_norm, dtype=dtype)
+        d = sngan.Discriminator(image_size=ds.image_size, d_width=m.ndf,
+                                num_classes=m.num_classes, attention_resolution=attention,
+                                dtype=dtype)
+        try:  # a bad attention resolution or size surfaces at construction-time checks
+            labels = jnp.zeros((1,), jnp.int32) if m.num_classes else None
+            jax.eval_shape(lambda: g.init(jax.random.key(0), jnp.zeros((1, m.latent_dim)),
+                                          labels, train=False))
+        except ValueError as e:
+            raise UserError(f"model: {e}") from None
+        return g, d
+    raise UserError(f"unknown model.name {m.name!r} for family gan; choose dcgan, sngan or sagan")
 
 
 def setup(config) -> Spec:
-    m, ds = config.model, config.dataset
+    m, ds, loss, reg, tr = config.model, config.dataset, config.loss, config.regularizer, \
+        config.training
     dtype = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}.get(m.dtype)
     if dtype is None:
         raise UserError(f"model.dtype must be float32 or bfloat16, not {m.dtype!r}")
-    if m.name != "dcgan":
-        raise UserError(f"unknown model.name {m.name!r} for family gan; supported: dcgan")
-    try:
-        dcgan.num_stages(ds.image_size)
-    except ValueError as e:
-        raise UserError(f"dataset.image_size: {e}") from None
+    if loss.real_label != 1.0 and loss.name not in ("non_saturating", "minimax"):
+        raise UserError(f"loss.real_label (label smoothing) applies to the logistic losses "
+                        f"(non_saturating, minimax), not {loss.name!r}")
+    if tr.n_critic < 1:
+        raise UserError(f"training.n_critic must be at least 1, not {tr.n_critic}")
+    if not 0.0 <= tr.ema_decay < 1.0:
+        raise UserError(f"training.ema_decay must be in [0, 1), not {tr.ema_decay}")
+    if config.augment.policy:
+        try:
+            augment.parse_policy(config.augment.policy)
+        except ValueError as e:
+            raise UserError(f"augment.policy: {e}") from None
+    generator, discriminator = _models(config, dtype)
     return Spec(
-        generator=dcgan.Generator(ds.image_size, ds.channels, m.ngf, dtype),
-        discriminator=dcgan.Discriminator(ds.image_size, m.ndf, dtype),
+        generator=generator,
+        discriminator=discriminator,
         g_tx=optimizers.make(config.g_optimizer),
         d_tx=optimizers.make(config.d_optimizer),
-        loss=losses.get(config.loss.name),
+        loss=losses.get(loss.name),
+        loss_name=loss.name,
         latent_dim=m.latent_dim,
         image_shape=(ds.image_size, ds.image_size, ds.channels),
+        num_classes=m.num_classes,
+        real_label=float(loss.real_label),
+        feature_matching=bool(loss.feature_matching),
+        gradient_penalty=float(reg.gradient_penalty),
+        r1_gamma=float(reg.r1_gamma),
+        r2_gamma=float(reg.r2_gamma),
+        orthogonal=float(reg.orthogonal),
+        n_critic=int(tr.n_critic),
+        ema_decay=float(tr.ema_decay),
+        ema_start_step=int(tr.ema_start_step),
+        instance_noise=float(tr.instance_noise),
+        instance_noise_steps=int(tr.instance_noise_steps),
+        augment_policy=config.augment.policy,
     )
 
 
@@ -62,8 +153,9 @@ def init(spec: Spec, seed: jax.Array) -> TrainState:
     g_key, d_key, run_key = jax.random.split(key, 3)
     z = jnp.zeros((1, spec.latent_dim), jnp.float32)
     x = jnp.zeros((1, *spec.image_shape), jnp.float32)
-    g_vars = spec.generator.init(g_key, z, train=False)
-    d_vars = spec.discriminator.init(d_key, x, train=False)
+    labels = jnp.zeros((1,), jnp.int32) if spec.num_classes else None
+    g_vars = spec.generator.init(g_key, z, labels, train=False)
+    d_vars = spec.discriminator.init(d_key, x, labels, train=False)
     return TrainState(
         step=jnp.zeros((), jnp.int32),
         rng=jax.random.key_data(run_key),
@@ -71,6 +163,7 @@ def init(spec: Spec, seed: jax.Array) -> TrainState:
         discriminator=d_vars,
         g_opt_state=spec.g_tx.init(g_vars["params"]),
         d_opt_state=spec.d_tx.init(d_vars["params"]),
+        generator_ema=jax.tree.map(jnp.copy, g_vars) if spec.ema_decay else {},
         extra={},
     )
 
@@ -79,66 +172,170 @@ def sample_latents(spec: Spec, key: jax.Array, num: int) -> jax.Array:
     return jax.random.normal(key, (num, spec.latent_dim), jnp.float32)
 
 
-def generate(spec: Spec, generator_vars: dict[str, Any], z_BxZ: jax.Array) -> jax.Array:
-    """Images in [-1, 1] from latents, with BatchNorm's running statistics (inference mode)."""
-    return spec.generator.apply(generator_vars, z_BxZ, train=False)
+def default_labels(spec: Spec, num: int) -> jax.Array | None:
+    """Labels 0, 1, ..., K-1, 0, 1, ... (a class grid: one class per column), or None."""
+    return jnp.arange(num, dtype=jnp.int32) % spec.num_classes if spec.num_classes else None
 
 
-def _apply_train(module: nn.Module, variables: dict[str, Any], params, x):
+def generate(spec: Spec, generator_vars: dict[str, Any], z_BxZ: jax.Array,
+             labels_B: jax.Array | None = None) -> jax.Array:
+    """Images in [-1, 1] from latents (and labels, for a conditional model; default: the class
+    grid of `default_labels`), in inference mode (BatchNorm running statistics)."""
+    if spec.num_classes and labels_B is None:
+        labels_B = default_labels(spec, z_BxZ.shape[0])
+    return spec.generator.apply(generator_vars, z_BxZ, labels_B, train=False)
+
+
+def phases(spec: Spec, step: int) -> tuple[str, ...]:
+    """The discriminator alone on n_critic - 1 of every n_critic steps, then D and G."""
+    return ("dg",) if step % spec.n_critic == spec.n_critic - 1 else ("d",)
+
+
+def _apply_train(module: nn.Module, variables: dict[str, Any], params, *args, **kwargs):
     """Training-mode apply; returns (output, updated variables)."""
     out, mutated = module.apply(
-        {**variables, "params": params}, x, train=True, mutable=["batch_stats"]
+        {**variables, "params": params}, *args, train=True, mutable=MUTABLE, **kwargs
     )
     return out, {**variables, **mutated}
 
 
-def train_step(spec: Spec, state: TrainState, batch: dict[str, jax.Array]):
-    """One D update and one G update. Returns (new state, metrics of this step)."""
-    real = batch["image"]
-    key = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
-    z = sample_latents(spec, key, real.shape[0])
-    g_params, d_params = state.generator["params"], state.discriminator["params"]
+def _noise_std(spec: Spec, step: jax.Array) -> jax.Array:
+    """Instance noise (Sonderby et al. 2017): std annealed linearly to 0 over the given steps."""
+    if not spec.instance_noise_steps:
+        return jnp.asarray(spec.instance_noise, jnp.float32)
+    remaining = 1.0 - step.astype(jnp.float32) / spec.instance_noise_steps
+    return spec.instance_noise * jnp.clip(remaining, 0.0, 1.0)
 
-    fake, g_vjp, g_vars = jax.vjp(
-        lambda p: _apply_train(spec.generator, state.generator, p, z), g_params, has_aux=True
-    )
+
+def _d_input(spec: Spec, images: jax.Array, key: jax.Array, noise_std: jax.Array) -> jax.Array:
+    """What D sees of a batch: DiffAugment (same policy for real and fake) and instance noise."""
+    aug_key, noise_key = jax.random.split(key)
+    if spec.augment_policy:
+        images = augment.diff_augment(images, aug_key, spec.augment_policy)
+    if spec.instance_noise:
+        images = images + noise_std * jax.random.normal(noise_key, images.shape, images.dtype)
+    return images
+
+
+def _logit_metrics(spec: Spec, prefix: str, logits: jax.Array) -> dict[str, jax.Array]:
+    """Mean D output; for the logistic losses also D's probability (D(x), D(G(z)))."""
+    out = {f"{prefix}_logit": jnp.mean(logits)}
+    if spec.loss_name in ("non_saturating", "minimax"):
+        out[prefix] = jnp.mean(jax.nn.sigmoid(logits))
+    return out
+
+
+def _d_update(spec: Spec, state: TrainState, batch, fake: jax.Array, key: jax.Array):
+    """One discriminator step on (real, stop_gradient(fake)). Returns (d_vars, d_opt_state,
+    metrics)."""
+    real, labels = batch["image"], batch.get("label")
+    if not spec.num_classes:
+        labels = None
+    real_key, fake_key, gp_key = jax.random.split(key, 3)
+    noise_std = _noise_std(spec, state.step)
+    real_in = _d_input(spec, real, real_key, noise_std)
+    fake_in = _d_input(spec, jax.lax.stop_gradient(fake), fake_key, noise_std)
 
     def d_loss_fn(params):
-        real_logits, d_vars = _apply_train(spec.discriminator, state.discriminator, params, real)
-        fake_logits, d_vars = _apply_train(
-            spec.discriminator, d_vars, params, jax.lax.stop_gradient(fake)
-        )
-        return spec.loss.d_loss(real_logits, fake_logits), (d_vars, real_logits, fake_logits)
+        real_logits, d_vars = _apply_train(spec.discriminator, state.discriminator, params,
+                                           real_in, labels)
+        fake_logits, d_vars = _apply_train(spec.discriminator, d_vars, params, fake_in, labels)
+        loss = spec.loss.d_loss(real_logits, fake_logits, real_label=spec.real_label)
+        terms = {}
 
-    (d_loss, (d_vars, real_logits, fake_logits)), d_grads = jax.value_and_grad(
-        d_loss_fn, has_aux=True
-    )(d_params)
-    d_updates, d_opt_state = spec.d_tx.update(d_grads, state.d_opt_state, d_params)
-    d_params = optax.apply_updates(d_params, d_updates)
+        def d_fn(x):  # per-sample D (running statistics, no state update) for the penalties
+            return spec.discriminator.apply({**d_vars, "params": params}, x, labels, train=False)
+
+        if spec.gradient_penalty:
+            terms["gradient_penalty"] = regularizers.gradient_penalty(
+                d_fn, real_in, fake_in, gp_key)
+            loss = loss + spec.gradient_penalty * terms["gradient_penalty"]
+        if spec.r1_gamma:
+            terms["r1_penalty"] = regularizers.r1_penalty(d_fn, real_in)
+            loss = loss + 0.5 * spec.r1_gamma * terms["r1_penalty"]
+        if spec.r2_gamma:
+            terms["r2_penalty"] = regularizers.r1_penalty(d_fn, fake_in)
+            loss = loss + 0.5 * spec.r2_gamma * terms["r2_penalty"]
+        return loss, (d_vars, real_logits, fake_logits, terms)
+
+    (d_loss, (d_vars, real_logits, fake_logits, terms)), grads = jax.value_and_grad(
+        d_loss_fn, has_aux=True)(state.discriminator["params"])
+    updates, d_opt_state = spec.d_tx.update(grads, state.d_opt_state,
+                                            state.discriminator["params"])
+    d_vars = {**d_vars, "params": optax.apply_updates(state.discriminator["params"], updates)}
+    metrics = {"d_loss": d_loss, "d_grad_norm": optax.tree.norm(grads), **terms,
+               **_logit_metrics(spec, "d_real", real_logits),
+               **_logit_metrics(spec, "d_fake", fake_logits)}
+    if spec.instance_noise:
+        metrics["instance_noise"] = noise_std
+    return d_vars, d_opt_state, metrics
+
+
+def _ema(spec: Spec, step: jax.Array, ema: dict[str, Any], new: dict[str, Any]):
+    """EMA of the generator's variables (weights and BatchNorm statistics); a copy before
+    `training.ema_start_step`."""
+    decay = jnp.where(step < spec.ema_start_step, 0.0, spec.ema_decay)
+    return jax.tree.map(lambda e, n: decay * e + (1.0 - decay) * n, ema, new)
+
+
+def train_phase(spec: Spec, phase: str, state: TrainState, batch: dict[str, jax.Array]):
+    """Phase "d" (discriminator only) or "dg" (discriminator, then generator). Returns (new
+    state, metrics of this phase)."""
+    real = batch["image"]
+    key = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
+    z_key, d_key, g_key = jax.random.split(key, 3)
+    z = sample_latents(spec, z_key, real.shape[0])
+    labels = batch["label"] if spec.num_classes else None
+    g_params = state.generator["params"]
+
+    def generator(p):
+        return _apply_train(spec.generator, state.generator, p, z, labels)
+
+    if phase == "d":
+        fake, g_vars = generator(g_params)
+        d_vars, d_opt_state, metrics = _d_update(spec, state, batch, fake, d_key)
+        return state.replace(step=state.step + 1, generator=g_vars, discriminator=d_vars,
+                             d_opt_state=d_opt_state), metrics
+    if phase != "dg":
+        raise ValueError(f"unknown phase {phase!r}")
+
+    fake, g_vjp, g_vars = jax.vjp(generator, g_params, has_aux=True)
+    d_vars, d_opt_state, metrics = _d_update(spec, state, batch, fake, d_key)
+    d_params = d_vars["params"]
+    noise_std = _noise_std(spec, state.step)
+    real_key, fake_key = jax.random.split(g_key)
 
     def g_loss_fn(images):
-        logits, new_d_vars = _apply_train(spec.discriminator, d_vars, d_params, images)
-        return spec.loss.g_loss(logits), (new_d_vars, logits)
+        (logits, fake_features), new_d_vars = _apply_train(
+            spec.discriminator, d_vars, d_params, _d_input(spec, images, fake_key, noise_std),
+            labels, return_features=True)
+        if spec.feature_matching:  # Salimans et al. 2016: match D's mean features on real data
+            (_, real_features), new_d_vars = _apply_train(
+                spec.discriminator, new_d_vars, d_params,
+                _d_input(spec, real, real_key, noise_std), labels, return_features=True)
+            loss = losses.feature_matching_loss(jax.lax.stop_gradient(real_features),
+                                                fake_features)
+        else:
+            loss = spec.loss.g_loss(logits)
+        return loss, (new_d_vars, logits)
 
     (g_loss, (d_vars, g_logits)), d_fake = jax.value_and_grad(g_loss_fn, has_aux=True)(fake)
     (g_grads,) = g_vjp(d_fake)
+    if spec.orthogonal:  # BigGAN's orthogonal regularisation of G's weights
+        ortho, ortho_grads = jax.value_and_grad(regularizers.orthogonal_regularization)(g_params)
+        g_grads = jax.tree.map(lambda g, o: g + spec.orthogonal * o, g_grads, ortho_grads)
+        metrics["orthogonal"] = ortho
     g_updates, g_opt_state = spec.g_tx.update(g_grads, state.g_opt_state, g_params)
-    g_params = optax.apply_updates(g_params, g_updates)
-
+    g_vars = {**g_vars, "params": optax.apply_updates(g_params, g_updates)}
     new_state = state.replace(
         step=state.step + 1,
-        generator={**g_vars, "params": g_params},
+        generator=g_vars,
         discriminator={**d_vars, "params": d_params},
         g_opt_state=g_opt_state,
         d_opt_state=d_opt_state,
+        generator_ema=(_ema(spec, state.step, state.generator_ema, g_vars)
+                       if spec.ema_decay else state.generator_ema),
     )
-    metrics = {
-        "d_loss": d_loss,
-        "g_loss": g_loss,
-        "d_real": jnp.mean(jax.nn.sigmoid(real_logits)),  # D(x)
-        "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits)),  # D(G(z)) before the D update
-        "d_fake_after": jnp.mean(jax.nn.sigmoid(g_logits)),  # D(G(z)) after it
-        "d_grad_norm": optax.tree.norm(d_grads),
-        "g_grad_norm": optax.tree.norm(g_grads),
-    }
+    metrics.update({"g_loss": g_loss, "g_grad_norm": optax.tree.norm(g_grads),
+                    **_logit_metrics(spec, "d_fake_after", g_logits)})
     return new_state, metrics

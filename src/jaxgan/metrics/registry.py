@@ -32,8 +32,10 @@ class Metric:
 
     name: str  # canonical protocol name, e.g. "fid_lenet" or "fid_inception_50k"
     extractor: str  # "lenet" (jaxgan's domain classifier) or "inception" (FID InceptionV3)
-    output: str  # which extractor output it reads: "features" or "logits"
-    reference: str  # what it needs of the real set: "stats", "features" or "none"
+    output: str  # what it reads: extractor "features" or "logits", or "labelled_images"
+    # What it needs of the real set: "stats" = (mu, sigma), "features", "none", or "test_split" =
+    # (uint8 test images, test labels, dataset name).
+    reference: str
     compute: Callable[[np.ndarray, Any], dict[str, float]]
     num_samples: int | None = None  # from a `_<count>k` suffix; None = the evaluator's default
 
@@ -75,6 +77,20 @@ def _pr(extractor: str):
     return compute
 
 
+def _cas(fake_labelled, test_split):
+    """Classification accuracy score (Ravuri & Vinyals 2019): jaxgan's domain classifier, trained
+    with its own recipe on generated (image, requested label) pairs, tested on the real test
+    split. Generated [-1, 1] images are quantised to uint8 as a saved image would be."""
+    from jaxgan.classifier import PRESETS, accuracy, train
+
+    images, labels = fake_labelled
+    test_images, test_labels, dataset = test_split
+    images_u8 = np.clip(np.round((np.asarray(images) + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    config = PRESETS[dataset]
+    params = train(config, images_u8, np.asarray(labels, np.int32), log=lambda _: None)
+    return {"cas_lenet": accuracy(config.model(), params, test_images, test_labels)}
+
+
 def _base_metrics() -> dict[str, Metric]:
     metrics = {}
     for ext in EXTRACTORS:
@@ -85,6 +101,7 @@ def _base_metrics() -> dict[str, Metric]:
             Metric(f"pr_{ext}", ext, "features", "features", _pr(ext)),
         ):
             metrics[metric.name] = metric
+    metrics["cas_lenet"] = Metric("cas_lenet", "lenet", "labelled_images", "test_split", _cas)
     return metrics
 
 

@@ -13,7 +13,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxgan.models.blocks import MinibatchDiscrimination, MinibatchStdDev
 from jaxgan.models.layers import DownConv2x, UpConv2x, dcgan_kernel_init, dcgan_scale_init
+from jaxgan.models.normalization import SNConv, SNDense, SNEmbed
 
 
 def num_stages(image_size: int) -> tuple[int, int]:
@@ -38,48 +40,126 @@ def _batch_norm(train: bool, name: str | None = None) -> nn.BatchNorm:
 
 
 class Generator(nn.Module):
-    """z [B, nz] (and optional labels) -> images [B, S, S, C] in [-1, 1]."""
+    """z [B, nz] (and labels [B] when conditional) -> images [B, S, S, C] in [-1, 1].
+
+    Conditional (num_classes > 0): a learned label embedding of size `embed_dim` is concatenated
+    to z (the cGAN of Mirza & Osindero with an embedding instead of a one-hot)."""
 
     image_size: int = 64
     channels: int = 3
     ngf: int = 64
     dtype: jnp.dtype = jnp.float32
+    num_classes: int = 0
+    embed_dim: int = 50
+    spectral_norm: bool = False  # SAGAN-style spectral norm in G too
 
     @nn.compact
-    def __call__(self, z_BxZ: jax.Array, train: bool = True) -> jax.Array:
+    def __call__(self, z_BxZ: jax.Array, labels_B: jax.Array | None = None,
+                 train: bool = True) -> jax.Array:
         base, stages = num_stages(self.image_size)
         width = self.ngf * 2 ** (stages - 1)
+        h = z_BxZ
+        if self.num_classes:
+            if labels_B is None:
+                raise ValueError("a conditional generator needs labels")
+            h = jnp.concatenate(
+                [h, nn.Embed(self.num_classes, self.embed_dim, name="label_embed")(labels_B)], -1)
         # The reference's first layer is a 4x4 transposed conv of a 1x1 input: a dense layer.
-        x = nn.Dense(base * base * width, use_bias=False, kernel_init=dcgan_kernel_init,
-                     dtype=self.dtype, name="project")(z_BxZ.astype(self.dtype))
+        dense = SNDense if self.spectral_norm else nn.Dense
+        kw = {"update_stats": train} if self.spectral_norm else {}
+        x = dense(base * base * width, use_bias=False, kernel_init=dcgan_kernel_init,
+                  dtype=self.dtype, name="project")(h.astype(self.dtype), **kw)
         x = x.reshape(z_BxZ.shape[0], base, base, width)
         x = nn.relu(_batch_norm(train, "project_bn")(x))
         for i in range(stages - 1):
             width //= 2
-            x = UpConv2x(width, name=f"up{i}")(x)
+            x = UpConv2x(width, spectral_norm=self.spectral_norm, name=f"up{i}")(x, train)
             x = nn.relu(_batch_norm(train, f"up{i}_bn")(x))
-        x = UpConv2x(self.channels, name="to_image")(x)
+        x = UpConv2x(self.channels, spectral_norm=self.spectral_norm, name="to_image")(x, train)
         return jnp.tanh(x.astype(jnp.float32))
 
 
 class Discriminator(nn.Module):
-    """images [B, S, S, C] -> logits [B] (real > 0)."""
+    """images [B, S, S, C] (and labels [B] when conditional) -> logits [B] (real > 0).
+
+    Options beyond the reference: `norm` ("batch" as the reference, "layer" or "none": a
+    gradient-penalty critic must not use batch statistics), `spectral_norm` on every weight,
+    `minibatch_std` (a StyleGAN2 stddev channel before the last layer), `minibatch_kernels`
+    (minibatch discrimination on the flattened last features), and a projection head for
+    labels (`num_classes > 0`, Miyato & Koyama 2018: logit + <embed(y), sum-pooled features>).
+    `return_features=True` returns (logits, the penultimate features [B, F]) for feature matching.
+    """
 
     image_size: int = 64
     ndf: int = 64
     dtype: jnp.dtype = jnp.float32
+    norm: str = "batch"
+    spectral_norm: bool = False
+    minibatch_std: bool = False
+    minibatch_kernels: int = 0
+    num_classes: int = 0
 
     @nn.compact
-    def __call__(self, x_BxSxSxC: jax.Array, train: bool = True) -> jax.Array:
+    def __call__(self, x_BxSxSxC: jax.Array, labels_B: jax.Array | None = None,
+                 train: bool = True, return_features: bool = False):
         base, stages = num_stages(self.image_size)
         x = x_BxSxSxC.astype(self.dtype)
         width = self.ndf
         for i in range(stages):
-            x = DownConv2x(width, dtype=self.dtype, name=f"down{i}")(x)
+            x = DownConv2x(width, dtype=self.dtype, spectral_norm=self.spectral_norm,
+                           name=f"down{i}")(x, train)
             if i > 0:  # the reference has no BatchNorm on the input layer
-                x = _batch_norm(train, f"down{i}_bn")(x)
+                x = _normalize(self.norm, train, f"down{i}_bn")(x)
             x = nn.leaky_relu(x, 0.2)
             width *= 2
-        x = nn.Conv(1, (base, base), padding="VALID", use_bias=False,
-                    kernel_init=dcgan_kernel_init, dtype=self.dtype, name="logit")(x)
-        return x.reshape(x.shape[0]).astype(jnp.float32)
+        features = jnp.sum(x.astype(jnp.float32), axis=(1, 2))  # [B, C]: for FM and projection
+        if self.minibatch_std:
+            x = MinibatchStdDev(group_size=4, num_features=1)(x)
+        if self.minibatch_kernels:
+            # The last layer as a dense one over the flattened map, with minibatch features added.
+            flat = MinibatchDiscrimination(self.minibatch_kernels, name="minibatch")(
+                x.reshape(x.shape[0], -1).astype(jnp.float32))
+            logits = _dense(self.spectral_norm, train, 1, "logit")(flat)[:, 0]
+        else:
+            logits = _conv(self.spectral_norm, train, 1, (base, base), "logit",
+                           self.dtype)(x).reshape(x.shape[0])
+        logits = logits.astype(jnp.float32)
+        if self.num_classes:
+            if labels_B is None:
+                raise ValueError("a conditional discriminator needs labels")
+            embed = (SNEmbed if self.spectral_norm else nn.Embed)(
+                self.num_classes, features.shape[-1], embedding_init=dcgan_kernel_init,
+                name="label_projection")
+            logits = logits + jnp.sum(_embed(embed, labels_B, train, self.spectral_norm) *
+                                      features, axis=-1)
+        return (logits, features) if return_features else logits
+
+
+def _normalize(kind: str, train: bool, name: str):
+    if kind == "batch":
+        return _batch_norm(train, name)
+    if kind == "layer":
+        return nn.LayerNorm(epsilon=1e-5, name=name.replace("_bn", "_ln"))
+    if kind == "none":
+        return lambda x: x
+    raise ValueError(f"discriminator norm must be batch, layer or none, not {kind!r}")
+
+
+def _dense(sn: bool, train: bool, features: int, name: str):
+    if sn:
+        layer = SNDense(features, use_bias=False, kernel_init=dcgan_kernel_init, name=name)
+        return lambda x: layer(x, update_stats=train)
+    return nn.Dense(features, use_bias=False, kernel_init=dcgan_kernel_init, name=name)
+
+
+def _conv(sn: bool, train: bool, features: int, kernel: tuple[int, int], name: str, dtype):
+    if sn:
+        layer = SNConv(features, kernel, padding="VALID", use_bias=False,
+                       kernel_init=dcgan_kernel_init, dtype=dtype, name=name)
+        return lambda x: layer(x, update_stats=train)
+    return nn.Conv(features, kernel, padding="VALID", use_bias=False,
+                   kernel_init=dcgan_kernel_init, dtype=dtype, name=name)
+
+
+def _embed(layer, labels_B: jax.Array, train: bool, sn: bool) -> jax.Array:
+    return layer(labels_B, update_stats=train) if sn else layer(labels_B)

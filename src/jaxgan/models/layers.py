@@ -14,6 +14,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxgan.models.normalization import spectral_normalize
+
 # DCGAN's initialisation (Radford et al.): weights ~ N(0, 0.02), BatchNorm scale ~ N(1, 0.02).
 dcgan_kernel_init = nn.initializers.normal(0.02)
 
@@ -127,11 +129,15 @@ class UpConv2x(nn.Module):
 
     features: int
     kernel_init: nn.initializers.Initializer = dcgan_kernel_init
+    spectral_norm: bool = False  # kernel / sigma, state in the "spectral" collection
 
     @nn.compact
-    def __call__(self, x_BxHxWxC: jax.Array) -> jax.Array:
+    def __call__(self, x_BxHxWxC: jax.Array, update_stats: bool = False) -> jax.Array:
         cin = x_BxHxWxC.shape[-1]
         kernel = self.param("kernel", self.kernel_init, (4, 4, cin, self.features))
+        if self.spectral_norm:
+            # Sigma of the [16 cin, cout] matrix, as for any convolution kernel.
+            kernel = spectral_normalize(self, kernel, update_stats)
         return upconv2x(x_BxHxWxC, kernel.astype(x_BxHxWxC.dtype))
 
 
@@ -199,10 +205,13 @@ class DownConv2x(nn.Module):
     features: int
     kernel_init: nn.initializers.Initializer = dcgan_kernel_init
     dtype: jnp.dtype | None = None
+    spectral_norm: bool = False  # kernel / sigma, state in the "spectral" collection
 
     @nn.compact
-    def __call__(self, x_BxHxWxC: jax.Array) -> jax.Array:
+    def __call__(self, x_BxHxWxC: jax.Array, update_stats: bool = False) -> jax.Array:
         cin = x_BxHxWxC.shape[-1]
         kernel = self.param("kernel", self.kernel_init, (4, 4, cin, self.features))
+        if self.spectral_norm:
+            kernel = spectral_normalize(self, kernel, update_stats)
         dtype = self.dtype or x_BxHxWxC.dtype
         return downconv2x(x_BxHxWxC.astype(dtype), kernel.astype(dtype))

@@ -1,0 +1,28 @@
+"""SNGAN (Miyato et al. 2018) on Fashion-MNIST padded to 32x32: the ResNet generator and the
+spectrally normalised ResNet discriminator of the paper's CIFAR experiments at reduced widths for a
+CPU, the hinge loss, and the paper's setting C (Adam 2e-4, beta1=0.5, beta2=0.999, one D step per
+G step).
+
+    python -m jaxgan.main --config=experiments/sngan_fashion.py --workdir=runs/sngan_fashion \\
+        --config.dataset.data_dir=../shared/data/fashion_mnist
+    python -m jaxgan.main --config=experiments/sngan_fashion.py:smoke --workdir=/tmp/smoke
+
+Paper widths: `--config.model.ngf=256 --config.model.ndf=128` (G 4.28M, D 1.05M parameters at
+3 channels).
+"""
+
+from jaxgan import config_lib
+
+VARIANTS = {"smoke": config_lib.SMOKE}
+
+
+def get_config(arg=None):
+    c = config_lib.gray_gan_config("fashion_mnist", num_train_steps=3000, image_size=32)
+    c.model.name = "sngan"
+    c.model.latent_dim = 128
+    c.model.ngf = 64
+    c.model.ndf = 64
+    c.loss.name = "hinge"
+    c.g_optimizer = config_lib.optimizer_config(2e-4, b1=0.5, b2=0.999)
+    c.d_optimizer = config_lib.optimizer_config(2e-4, b1=0.5, b2=0.999)
+    return config_lib.finalize(c, arg, VARIANTS)
