@@ -51,6 +51,9 @@ _INCEPTION = flags.DEFINE_string(
 _CLASSIFIER = flags.DEFINE_string(
     "classifier_dir", None, "Directory of the lenet classifier (default: its cache directory).")
 _BATCH = flags.DEFINE_integer("batch_size", 500, "Generation batch size.")
+_GENERATOR = flags.DEFINE_enum(
+    "generator", "auto", ["auto", "ema", "params"], "Which generator to score: the EMA one when "
+    "the model keeps it (auto), or the trained weights themselves (params).")
 
 
 # --- feature extractors and reference statistics ------------------------------------------------
@@ -153,13 +156,15 @@ class RecordFile:
                     f.write(complete)
             self.records = [json.loads(line) for line in complete.decode().splitlines() if line]
 
-    def done(self, step: int | None, protocol: str) -> bool:
-        """True when every quantity of `protocol` at `step` is recorded."""
-        found = [r for r in self.records if r.get("step") == step and r.get("protocol") == protocol]
+    def done(self, step: int | None, protocol: str, generator: str = "params") -> bool:
+        """True when every quantity of `protocol` at `step` is recorded for `generator`."""
+        found = [r for r in self.records if r.get("step") == step and r.get("protocol") == protocol
+                 and r.get("generator", "params") == generator]
         return bool(found) and len({r["metric"] for r in found}) >= found[0]["outputs"]
 
     def has(self, record: dict[str, Any]) -> bool:
         return any(r.get("step") == record["step"] and r.get("metric") == record["metric"]
+                   and r.get("generator", "params") == record.get("generator", "params")
                    for r in self.records)
 
     def append(self, record: dict[str, Any]) -> None:
@@ -190,7 +195,7 @@ def _records(protocol: str, result: dict[str, Any], provenance: dict[str, Any]):
 
 class Evaluator:
     def __init__(self, workdir: str, metric_names: str, num_samples: int, batch_size: int,
-                 classifier_dir: str | None, inception: str | None):
+                 classifier_dir: str | None, inception: str | None, generator: str = "auto"):
         self.workdir, self.num_samples, self.batch_size = workdir, num_samples, batch_size
         self.config = load_config(workdir)
         self.metrics = resolve_metrics(metric_names)
@@ -199,6 +204,12 @@ class Evaluator:
         abstract = jax.eval_shape(lambda: self.family.init(self.spec, self.config.seed))
         # The EMA generator when the model keeps one: what users sample and papers report.
         self.generator_item, self.abstract_generator = generator_item(abstract)
+        if generator == "params":
+            self.generator_item, self.abstract_generator = "generator", abstract.generator
+        elif generator == "ema" and self.generator_item != "generator_ema":
+            raise UserError("--generator=ema: this run keeps no EMA generator "
+                            "(training.ema_decay is 0)")
+        self.generator_name = "ema" if self.generator_item == "generator_ema" else "params"
         self.num_classes = int(getattr(self.spec, "num_classes", 0) or 0)
         if self.num_classes == 0 and any(m.reference == "test_split" for m in self.metrics):
             raise UserError("cas_lenet (classification accuracy score) needs a class-conditional "
@@ -219,7 +230,8 @@ class Evaluator:
                 extractor, ds.name, ds.split, ds.data_dir or None, ds.tfds_dir or None)
 
     def pending(self, steps: list[int]) -> list[int]:
-        return [s for s in steps if not all(self.records.done(s, m.name) for m in self.metrics)]
+        return [s for s in steps
+                if not all(self.records.done(s, m.name, self.generator_name) for m in self.metrics)]
 
     def generated_images(self, generator_vars) -> tuple[np.ndarray, np.ndarray | None]:
         """(images, requested labels or None). A conditional model is asked for every class
@@ -246,7 +258,7 @@ class Evaluator:
         images, labels = self.generated_images(generator_vars)
         for kind, extractor in self.extractors.items():
             metrics = [m for m in self.metrics if m.extractor == kind
-                       and not self.records.done(step, m.name)]
+                       and not self.records.done(step, m.name, self.generator_name)]
             if not metrics:
                 continue
             features, logits = extractor(images)
@@ -260,7 +272,7 @@ class Evaluator:
                     "extractor_sha256": extractor.weights_sha256,
                     "preprocessing": extractor.preprocessing, "reference_id": ref_id,
                     "reference": f"{self.config.dataset.name}/{self.config.dataset.split}",
-                    "generator": "ema" if self.generator_item == "generator_ema" else "params",
+                    "generator": self.generator_name,
                     "labels": "balanced" if self.num_classes else None,
                     "eval_seed": EVAL_SEED,
                     "wall_time": time.time(), "seconds": round(time.time() - started, 2),
@@ -277,7 +289,9 @@ class Evaluator:
             from tensorboardX import SummaryWriter
 
             self._tb = SummaryWriter(os.path.join(self.workdir, "eval", "tensorboard"))
-        self._tb.add_scalar(f"eval/{record['metric']}", record["value"], record["step"])
+        suffix = "" if record.get("generator") != "params" or self.generator_item == "generator" \
+            else "_params"  # an EMA run's raw generator gets its own curves
+        self._tb.add_scalar(f"eval/{record['metric']}{suffix}", record["value"], record["step"])
         self._tb.flush()
 
     def run(self, once: bool, poll_seconds: float, max_idle_minutes: float) -> None:
@@ -350,7 +364,7 @@ def main(argv: list[str]) -> None:
     if not _WORKDIR.value:
         raise UserError("--workdir is required (or --reference --dataset=NAME)")
     evaluator = Evaluator(_WORKDIR.value, _METRICS.value, _NUM_SAMPLES.value, _BATCH.value,
-                          _CLASSIFIER.value, _INCEPTION.value)
+                          _CLASSIFIER.value, _INCEPTION.value, _GENERATOR.value)
     evaluator.run(_ONCE.value, _POLL.value, _MAX_IDLE.value)
 
 

@@ -1,0 +1,72 @@
+"""A class-conditional run end to end through the real CLIs: class sampling and class grids, the
+classification accuracy score, the EMA generator and the trained one scored separately."""
+
+import json
+
+import numpy as np
+import pytest
+from conftest import REPO
+from PIL import Image
+from test_cli import assert_one_line_error, run_cli
+
+CGAN = f"--config={REPO / 'experiments' / 'cgan_mnist.py'}:smoke"
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cgan")
+    workdir = root / "run"
+    run_cli("jaxgan.main", CGAN, f"--workdir={workdir}")
+    from jaxgan import classifier
+    classifier.run("mnist", out=str(root / "lenet"), max_train_examples=512, max_steps=5)
+    env = {"JAXGAN_CACHE_DIR": str(root / "cache")}
+    return workdir, root / "lenet", env
+
+
+def _images(path):
+    return np.asarray(Image.open(path))
+
+
+def test_sample_one_class_and_a_class_grid(run, tmp_path):
+    workdir, _, _ = run
+    for label in (3, 7):
+        run_cli("jaxgan.sample", f"--workdir={workdir}", "--num=4", f"--class={label}",
+                f"--out={tmp_path / f'{label}.png'}")
+    # Same latents (same seed), two classes: the conditional generator draws different images.
+    assert not np.array_equal(_images(tmp_path / "3.png"), _images(tmp_path / "7.png"))
+    run_cli("jaxgan.sample", f"--workdir={workdir}", "--num=20", f"--out={tmp_path / 'g.png'}")
+    assert Image.open(tmp_path / "g.png").size == (10 * 30 + 2, 2 * 30 + 2)  # a column per class
+    proc = run_cli("jaxgan.sample", f"--workdir={workdir}", "--class=10",
+                   f"--out={tmp_path / 'x.png'}", check=False)
+    assert_one_line_error(proc, "--class must be in [0, 10)")
+
+
+def test_cas_and_both_generators_are_recorded(run):
+    workdir, classifier_dir, env = run
+    common = [f"--workdir={workdir}", f"--classifier_dir={classifier_dir}", "--num_samples=200",
+              "--batch_size=100", "--once", "--metrics=cas_lenet,is_lenet"]
+    run_cli("jaxgan.evaluate", *common, env=env)
+    run_cli("jaxgan.evaluate", *common, "--generator=params", env=env)
+    records = [json.loads(line) for line in (workdir / "eval" / "metrics.jsonl").open()]
+    by_key = {(r["step"], r["metric"], r["generator"]): r for r in records}
+    assert len(by_key) == len(records) == 2 * 2 * 2  # steps 2, 4 x 2 metrics x 2 generators
+    cas = by_key[(4, "cas_lenet", "ema")]
+    assert 0.0 <= cas["value"] <= 1.0 and cas["labels"] == "balanced"
+    assert cas["num_generated"] == 200 and cas["num_reference"] == 10000  # the real test split
+    # The EMA generator (decay 0.9 over 4 steps) is not the trained one: different scores.
+    assert by_key[(4, "is_lenet", "ema")]["value"] != by_key[(4, "is_lenet", "params")]["value"]
+
+
+def test_cas_needs_a_conditional_model(tmp_path):
+    workdir = tmp_path / "run"
+    run_cli("jaxgan.main", f"--config={REPO / 'experiments' / 'dcgan_mnist.py'}:smoke",
+            f"--workdir={workdir}", "--config.num_train_steps=2")
+    proc = run_cli("jaxgan.evaluate", f"--workdir={workdir}", "--metrics=cas_lenet", "--once",
+                   check=False)
+    assert_one_line_error(proc, "class-conditional")
+    proc = run_cli("jaxgan.sample", f"--workdir={workdir}", "--class=1",
+                   f"--out={tmp_path / 'x.png'}", check=False)
+    assert_one_line_error(proc, "class-conditional")
+    proc = run_cli("jaxgan.evaluate", f"--workdir={workdir}", "--generator=ema", "--once",
+                   check=False)
+    assert_one_line_error(proc, "no EMA generator")
