@@ -197,8 +197,14 @@ def _mixed_ws(spec: Spec, g_vars, g_params, z, labels, key, update_w_avg: bool =
         cutoff = jnp.where(jax.random.uniform(k_prob) < spec.style_mixing_prob, cutoff, n)
         z2 = jax.random.normal(k_z, z.shape, z.dtype)
         ws2 = spec.generator.apply(variables, z2, labels, method=stylegan2.Generator.map)
-        ws = jnp.where(jnp.arange(n)[None, :, None] >= cutoff, ws2, ws)
+        ws = mix_styles(ws, ws2, cutoff)
     return ws, {**g_vars, **mutated}
+
+
+def mix_styles(ws_BxNxW: jax.Array, ws2_BxNxW: jax.Array, cutoff) -> jax.Array:
+    """ws with layers [cutoff, num_ws) taken from ws2 (style mixing; cutoff = num_ws: none)."""
+    layer = jnp.arange(ws_BxNxW.shape[1])[None, :, None]
+    return jnp.where(layer >= cutoff, ws2_BxNxW, ws_BxNxW)
 
 
 def _synth(spec: Spec, g_vars, g_params, ws, key):

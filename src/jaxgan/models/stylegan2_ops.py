@@ -55,11 +55,16 @@ def _upfirdn_1d(x: jax.Array, f: np.ndarray, axis: int, up: int, down: int, pad0
 @functools.lru_cache(maxsize=None)
 def _fir_matrix(n: int, taps: tuple[float, ...], up: int, down: int, pad0: int, pad1: int,
                 gain: float) -> np.ndarray:
-    """The same 1-D resampling as a matrix [n_out, n] (applied to the identity)."""
-    with jax.ensure_compile_time_eval():  # a constant, also when called under a trace
-        eye = jnp.eye(n, dtype=jnp.float32)
-        m = _upfirdn_1d(eye, np.asarray(taps, np.float32), 0, up, down, pad0, pad1, gain)
-        return np.asarray(m, np.float32)
+    """The same 1-D resampling as a matrix [n_out, n], built in numpy (no device work)."""
+    u = np.zeros((n * up, n))
+    u[np.arange(n) * up, np.arange(n)] = 1.0  # zero insertion of the identity
+    u = np.pad(u, ((max(pad0, 0), max(pad1, 0)), (0, 0)))
+    u = u[max(-pad0, 0):u.shape[0] - max(-pad1, 0)]
+    k = len(taps)
+    n_out = (u.shape[0] - k) // down + 1
+    flipped = np.asarray(taps)[::-1] * gain
+    rows = [flipped @ u[o * down:o * down + k] for o in range(n_out)]
+    return np.stack(rows).astype(np.float32)
 
 
 # Up to this many samples along an axis, resampling is a small matrix product per axis: fewer

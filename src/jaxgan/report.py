@@ -1,0 +1,69 @@
+"""Markdown tables of evaluator records: `python -m jaxgan.report --floor=FLOOR.jsonl RUN_DIR...`
+
+One row per (run, generator, step) from each `RUN_DIR/eval/metrics.jsonl` (the last step only
+unless `--all_steps`), and the real-data floor from a `--reference --out=FLOOR.jsonl` file, with
+the fid_lenet ratio to the floor. Reads records only; computes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from absl import flags
+
+from jaxgan import cli
+from jaxgan.errors import UserError
+
+COLUMNS = (("fid_lenet", "fid_lenet", "{:.2f}"), ("kid_lenet", "kid_lenet", "{:.2f}"),
+           ("is_lenet", "is_lenet", "{:.2f}"), ("precision_lenet", "precision", "{:.3f}"),
+           ("recall_lenet", "recall", "{:.3f}"), ("cas_lenet", "CAS", "{:.2%}"))
+
+_FLOOR = flags.DEFINE_string("floor", None, "JSONL of `evaluate --reference --out=...`.")
+_ALL = flags.DEFINE_bool("all_steps", False, "A row for every evaluated step, not just the last.")
+
+
+def _read(path: str) -> list[dict]:
+    if not os.path.isfile(path):
+        raise UserError(f"{path} not found (run python -m jaxgan.evaluate first)")
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def rows(run_dirs: list[str], floor: str | None, all_steps: bool) -> list[str]:
+    header = ["run", "generator", "step", *(label for _, label, _ in COLUMNS), "fid ratio"]
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    floor_fid = None
+    table: list[tuple[str, str, str, dict]] = []
+    if floor:
+        values = {r["metric"]: r["value"] for r in _read(floor)}
+        floor_fid = values.get("fid_lenet")
+        table.append(("real-data floor (test vs train)", "", "", values))
+    for run in run_dirs:
+        records = _read(os.path.join(run, "eval", "metrics.jsonl"))
+        groups: dict[tuple[str, int], dict] = {}
+        for r in records:
+            groups.setdefault((r.get("generator", "params"), r["step"]), {})[r["metric"]] = \
+                r["value"]
+        for generator in sorted({g for g, _ in groups}):
+            steps = sorted(s for g, s in groups if g == generator)
+            for step in steps if all_steps else steps[-1:]:
+                table.append((os.path.basename(os.path.normpath(run)), generator, str(step),
+                              groups[(generator, step)]))
+    for name, generator, step, values in table:
+        cells = [name, generator, step]
+        cells += [fmt.format(values[key]) if key in values else "" for key, _, fmt in COLUMNS]
+        fid = values.get("fid_lenet")
+        cells.append(f"{fid / floor_fid:.0f}×" if fid is not None and floor_fid and step else "")
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) < 2:
+        raise UserError("give one or more run directories: python -m jaxgan.report RUN_DIR...")
+    print("\n".join(rows(argv[1:], _FLOOR.value, _ALL.value)))
+
+
+if __name__ == "__main__":
+    cli.run(main, "jaxgan.report")
