@@ -273,8 +273,11 @@ def _d_update(spec: Spec, state: TrainState, batch, fake: jax.Array, key: jax.Ar
 
 def _ema(spec: Spec, step: jax.Array, ema: dict[str, Any], new: dict[str, Any]):
     """EMA of the generator's variables (weights and BatchNorm statistics); a copy before
-    `training.ema_start_step`."""
-    decay = jnp.where(step < spec.ema_start_step, 0.0, spec.ema_decay)
+    `training.ema_start_step`, then the decay ramps up as min(decay, (1 + t) / (10 + t)) over the
+    t steps since, so the average does not keep a large share of the first weights (with a
+    constant 0.999, 5 % of the initial weights would remain after 3000 steps)."""
+    t = (step - spec.ema_start_step).astype(jnp.float32)
+    decay = jnp.where(t < 0, 0.0, jnp.minimum(spec.ema_decay, (1.0 + t) / (10.0 + t)))
     return jax.tree.map(lambda e, n: decay * e + (1.0 - decay) * n, ema, new)
 
 

@@ -1,0 +1,61 @@
+"""The gan family's schedule pieces: n_critic phases, the EMA ramp, instance-noise annealing, and
+the config checks that catch a mistake before any compile."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import load_experiment
+
+from jaxgan.errors import UserError
+from jaxgan.families import gan
+
+
+def _spec(**overrides):
+    config = load_experiment("dcgan_fashion")
+    with config.unlocked():
+        for key, value in overrides.items():
+            node = config
+            *parents, leaf = key.split(".")
+            for p in parents:
+                node = node[p]
+            node[leaf] = value
+    return gan.setup(config)
+
+
+def test_n_critic_schedule():
+    spec = _spec(**{"training.n_critic": 5})
+    assert [gan.phases(spec, s) for s in range(10)] == [("d",)] * 4 + [("dg",)] + \
+        [("d",)] * 4 + [("dg",)]
+    assert all(gan.phases(_spec(), s) == ("dg",) for s in range(3))
+
+
+def test_ema_ramps_up_after_its_start():
+    spec = _spec(**{"training.ema_decay": 0.999, "training.ema_start_step": 100})
+    ema, new = {"w": jnp.zeros(())}, {"w": jnp.ones(())}
+    assert float(gan._ema(spec, jnp.asarray(50), ema, new)["w"]) == 1.0  # a copy before start
+    # t = 0 after the start: decay 1/10; t = 990: (991/1000) < 0.999; late: 0.999.
+    np.testing.assert_allclose(gan._ema(spec, jnp.asarray(100), ema, new)["w"], 0.9, rtol=1e-6)
+    np.testing.assert_allclose(gan._ema(spec, jnp.asarray(1090), ema, new)["w"], 0.009, rtol=1e-4)
+    np.testing.assert_allclose(gan._ema(spec, jnp.asarray(10**6), ema, new)["w"], 0.001,
+                               rtol=1e-4)
+
+
+def test_instance_noise_anneals_to_zero():
+    spec = _spec(**{"training.instance_noise": 0.2, "training.instance_noise_steps": 100})
+    stds = [float(gan._noise_std(spec, jnp.asarray(s))) for s in (0, 50, 100, 500)]
+    np.testing.assert_allclose(stds, [0.2, 0.1, 0.0, 0.0], atol=1e-7)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"loss.name": "hinge", "loss.real_label": 0.9}, "label smoothing"),
+    ({"training.n_critic": 0}, "n_critic"),
+    ({"training.ema_decay": 1.0}, "ema_decay"),
+    ({"augment.policy": "color,zoom"}, "augment.policy"),
+    ({"d_layers.norm": "group"}, "d_layers.norm"),
+    ({"model.name": "biggan"}, "unknown model.name"),
+    ({"model.name": "sagan", "dataset.image_size": 32}, "attention_resolution"),
+    ({"model.name": "sngan"}, "32 or 64 px"),
+])
+def test_config_mistakes_are_user_errors(overrides, message):
+    with pytest.raises(UserError, match=message):
+        _spec(**overrides)
