@@ -121,7 +121,7 @@ def test_resampling_convolutions_match_direct_computation_and_autodiff(up, down,
             return jax.lax.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=NHWC)
         return fn(x, w)
     dy = rand(3, *y.shape)
-    pullback = lambda f, x, w, dy: jax.vjp(f, x, w)[1](dy)  # noqa: E731
+    pullback = lambda f, x, w, dy: jax.vjp(f, x, w)[1](dy)
     got = jax.jit(functools.partial(pullback, fn))(x, w, dy)
     want = jax.jit(functools.partial(pullback, plain))(x, w, dy)
     chex.assert_trees_all_close(got, want, atol=1e-4, rtol=1e-4)
@@ -264,7 +264,7 @@ def test_path_length_penalty_of_a_linear_generator():
     b, n, wd, h = 3, 2, 5, 4
     ws = jnp.asarray(rand(15, b, n, wd))
     a = rand(16, n, wd, h, h, 1)
-    synth = lambda ws: jnp.einsum("bnw,nwhxc->bhxc", ws, a)  # noqa: E731
+    synth = lambda ws: jnp.einsum("bnw,nwhxc->bhxc", ws, a)
     key = jax.random.key(17)
     penalty, new_mean, lengths = stylegan.path_length_penalty(synth, ws, key, 0.5, 0.01)
     y = np.asarray(jax.random.normal(key, (b, h, h, 1))) / h  # / sqrt(H * W)
@@ -281,7 +281,7 @@ def test_path_length_penalty_of_a_linear_generator():
 
 def test_truncation_psi_zero_returns_w_avg():
     g, d = _small_models(8)
-    gv, _, z, labels = _init(g, d, 8)
+    gv, _, z, _ = _init(g, d, 8)
     w_avg = jnp.asarray(rand(18, 16))
     gv = {**gv, "buffers": {**gv["buffers"], "mapping": {"w_avg": w_avg}}}
     truncated = jax.jit(functools.partial(g.apply, truncation_psi=0.0, method=sg.Generator.map))
@@ -392,7 +392,7 @@ def test_same_seed_same_bits_and_every_phase_updates_its_part():
                               c[-1].generator["params"]["synthesis"]["b8_conv0"]["weight"])
     s0, g_main, g_reg, d_main, d_reg, g_ema = a[:6]
     assert int(g_ema.step) == 1 and int(d_reg.step) == 0 and int(a[-1].step) == 2
-    changed = lambda x, y: not np.array_equal(x, y)  # noqa: E731
+    changed = lambda x, y: not np.array_equal(x, y)
     assert changed(s0.generator["params"]["mapping"]["fc0"]["weight"],
                    g_main.generator["params"]["mapping"]["fc0"]["weight"])
     assert changed(s0.generator["buffers"]["mapping"]["w_avg"],

@@ -221,7 +221,7 @@ class SynthesisNetwork(nn.Module):
         for res in resolutions:
             ch = channels_at(res, self.channel_base, self.channel_max)
             dtype = _compute_dtype(res, self.resolution, self.num_bf16_res)
-            layer = dict(conv_clamp=self.conv_clamp, dtype=dtype)
+            layer = {"conv_clamp": self.conv_clamp, "dtype": dtype}
             if res == 4:
                 const = self.param("b4_const", _randn(), (4, 4, ch))
                 x = jnp.broadcast_to(const.astype(dtype), (batch, 4, 4, ch))
@@ -353,7 +353,7 @@ class Discriminator(nn.Module):
         if self.architecture not in ("resnet", "orig"):
             raise ValueError(f"architecture must be resnet or orig, not {self.architecture!r}")
         log2 = int(np.log2(self.resolution))
-        ch = lambda r: channels_at(r, self.channel_base, self.channel_max)  # noqa: E731
+        ch = lambda r: channels_at(r, self.channel_base, self.channel_max)
         x = None
         img = img_BxHxWxC.astype(jnp.float32)
         for res in (2 ** i for i in range(log2, 2, -1)):

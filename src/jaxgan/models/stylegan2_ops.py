@@ -52,7 +52,7 @@ def _upfirdn_1d(x: jax.Array, f: np.ndarray, axis: int, up: int, down: int, pad0
     return out
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _fir_matrix(n: int, taps: tuple[float, ...], up: int, down: int, pad0: int, pad1: int,
                 gain: float) -> np.ndarray:
     """The same 1-D resampling as a matrix [n_out, n], built in numpy (no device work)."""
