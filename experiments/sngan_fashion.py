@@ -17,12 +17,7 @@ VARIANTS = {"smoke": config_lib.SMOKE}
 
 
 def get_config(arg=None):
-    c = config_lib.gray_gan_config("fashion_mnist", num_train_steps=3000, image_size=32)
-    c.model.name = "sngan"
-    c.model.latent_dim = 128
-    c.model.ngf = 32  # 26 GFLOP per step of 64 (width 64: 103; DCGAN: 9.2), see README
-    c.model.ndf = 32
-    c.loss.name = "hinge"
-    c.g_optimizer = config_lib.optimizer_config(2e-4, b1=0.5, b2=0.999)
+    c = config_lib.sngan_config("fashion_mnist")
+    c.g_optimizer = config_lib.optimizer_config(2e-4, b1=0.5, b2=0.999)  # the paper's setting C
     c.d_optimizer = config_lib.optimizer_config(2e-4, b1=0.5, b2=0.999)
     return config_lib.finalize(c, arg, VARIANTS)

@@ -13,11 +13,4 @@ VARIANTS = {"smoke": config_lib.SMOKE}
 
 
 def get_config(arg=None):
-    c = config_lib.gray_gan_config("mnist", num_train_steps=5000)
-    c.loss.name = "wasserstein"
-    c.regularizer.gradient_penalty = 10.0
-    c.d_layers.norm = "layer"
-    c.training.n_critic = 5
-    c.g_optimizer = config_lib.optimizer_config(1e-4, b1=0.0, b2=0.9)
-    c.d_optimizer = config_lib.optimizer_config(1e-4, b1=0.0, b2=0.9)
-    return config_lib.finalize(c, arg, VARIANTS)
+    return config_lib.finalize(config_lib.wgan_gp_config("mnist"), arg, VARIANTS)

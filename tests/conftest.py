@@ -27,3 +27,15 @@ def load_experiment(name: str, variant: str | None = "smoke"):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.get_config(variant)
+
+
+def override(config, **overrides):
+    """`config` with flat 'a.b' keys set (as --config.a.b=value would), returned for chaining."""
+    with config.unlocked():
+        for key, value in overrides.items():
+            node = config
+            *parents, leaf = key.split(".")
+            for p in parents:
+                node = node[p]
+            node[leaf] = value
+    return config

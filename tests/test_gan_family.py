@@ -4,22 +4,14 @@ the config checks that catch a mistake before any compile."""
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import load_experiment
+from conftest import load_experiment, override
 
 from jaxgan.errors import UserError
 from jaxgan.families import gan
 
 
 def _spec(**overrides):
-    config = load_experiment("dcgan_fashion")
-    with config.unlocked():
-        for key, value in overrides.items():
-            node = config
-            *parents, leaf = key.split(".")
-            for p in parents:
-                node = node[p]
-            node[leaf] = value
-    return gan.setup(config)
+    return gan.setup(override(load_experiment("dcgan_fashion"), **overrides))
 
 
 def test_n_critic_schedule():

@@ -4,22 +4,14 @@ import chex
 import jax
 import numpy as np
 import pytest
-from conftest import load_experiment
+from conftest import load_experiment, override
 
 from jaxgan import train
 from jaxgan.families import gan
 
 
 def _config(**overrides):
-    config = load_experiment("dcgan_mnist")
-    config.mesh.data = 1
-    for key, value in overrides.items():
-        node = config
-        *parents, leaf = key.split(".")
-        for p in parents:
-            node = node[p]
-        node[leaf] = value
-    return config
+    return override(load_experiment("dcgan_mnist"), **{"mesh.data": 1, **overrides})
 
 
 def _host(state):

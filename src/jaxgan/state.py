@@ -6,6 +6,7 @@ from typing import Any
 
 import flax.struct
 import jax
+import jax.numpy as jnp
 
 
 @flax.struct.dataclass
@@ -18,6 +19,22 @@ class TrainState:
     d_opt_state: Any
     generator_ema: dict[str, Any]  # EMA generator variables (what evaluation uses); {} when unused
     extra: dict[str, Any]  # family-specific running values (e.g. EMA weights, pl_mean)
+
+
+def initial_state(run_key: jax.Array, generator: dict[str, Any], discriminator: dict[str, Any],
+                  g_tx, d_tx, ema: bool, extra: dict[str, Any] | None = None) -> TrainState:
+    """Step 0: optimizer states for both networks' params, an EMA copy of the generator when
+    `ema`, the run's key data."""
+    return TrainState(
+        step=jnp.zeros((), jnp.int32),
+        rng=jax.random.key_data(run_key),
+        generator=generator,
+        discriminator=discriminator,
+        g_opt_state=g_tx.init(generator["params"]),
+        d_opt_state=d_tx.init(discriminator["params"]),
+        generator_ema=jax.tree.map(jnp.copy, generator) if ema else {},
+        extra=extra or {},
+    )
 
 
 def num_params(tree: Any) -> int:

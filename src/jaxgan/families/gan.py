@@ -30,7 +30,7 @@ import optax
 from jaxgan import augment, losses, optimizers, regularizers
 from jaxgan.errors import UserError
 from jaxgan.models import dcgan
-from jaxgan.state import TrainState
+from jaxgan.state import TrainState, initial_state
 
 MUTABLE = ["batch_stats", "spectral"]  # the collections a training-mode apply updates
 
@@ -156,16 +156,7 @@ def init(spec: Spec, seed: jax.Array) -> TrainState:
     labels = jnp.zeros((1,), jnp.int32) if spec.num_classes else None
     g_vars = spec.generator.init(g_key, z, labels, train=False)
     d_vars = spec.discriminator.init(d_key, x, labels, train=False)
-    return TrainState(
-        step=jnp.zeros((), jnp.int32),
-        rng=jax.random.key_data(run_key),
-        generator=g_vars,
-        discriminator=d_vars,
-        g_opt_state=spec.g_tx.init(g_vars["params"]),
-        d_opt_state=spec.d_tx.init(d_vars["params"]),
-        generator_ema=jax.tree.map(jnp.copy, g_vars) if spec.ema_decay else {},
-        extra={},
-    )
+    return initial_state(run_key, g_vars, d_vars, spec.g_tx, spec.d_tx, ema=bool(spec.ema_decay))
 
 
 def sample_latents(spec: Spec, key: jax.Array, num: int) -> jax.Array:

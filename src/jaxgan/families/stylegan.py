@@ -30,7 +30,7 @@ import optax
 
 from jaxgan.errors import UserError
 from jaxgan.models import stylegan2
-from jaxgan.state import TrainState
+from jaxgan.state import TrainState, initial_state
 
 PHASE_IDS = {"G_main": 0, "G_reg": 1, "D_main": 2, "D_reg": 3, "G_ema": 4}
 
@@ -123,16 +123,8 @@ def init(spec: Spec, seed) -> TrainState:
     labels = jnp.zeros((1,), jnp.int32)
     g_vars = spec.generator.init({"params": g_key, "noise": noise_key}, z, labels)
     d_vars = spec.discriminator.init(d_key, jnp.zeros((1, *spec.image_shape)), labels)
-    return TrainState(
-        step=jnp.zeros((), jnp.int32),
-        rng=jax.random.key_data(run_key),
-        generator=g_vars,
-        discriminator=d_vars,
-        g_opt_state=spec.g_tx.init(g_vars["params"]),
-        d_opt_state=spec.d_tx.init(d_vars["params"]),
-        generator_ema=jax.tree.map(jnp.copy, g_vars),
-        extra={"pl_mean": jnp.zeros((), jnp.float32)},
-    )
+    return initial_state(run_key, g_vars, d_vars, spec.g_tx, spec.d_tx, ema=True,
+                         extra={"pl_mean": jnp.zeros((), jnp.float32)})
 
 
 def sample_latents(spec: Spec, key: jax.Array, num: int) -> jax.Array:
