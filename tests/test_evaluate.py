@@ -76,6 +76,19 @@ def test_exits_after_the_final_step_without_once(setup, tmp_path):
     assert steps == [2, 4]
 
 
+def test_only_the_requested_steps(setup, tmp_path):
+    workdir, classifier_dir, env = setup
+    import shutil
+    copy = tmp_path / "run"
+    shutil.copytree(workdir, copy)
+    shutil.rmtree(copy / "eval", ignore_errors=True)
+    _evaluate(copy, classifier_dir, env, "--metrics=is_lenet", "--steps=4")
+    steps = [json.loads(line)["step"] for line in (copy / "eval" / "metrics.jsonl").open()]
+    assert steps == [4]
+    proc = _evaluate(copy, classifier_dir, env, "--metrics=is_lenet", "--steps=3", check=False)
+    assert_one_line_error(proc, "no checkpoint at step(s) [3]")
+
+
 def test_reference_floor(setup, tmp_path):
     _, classifier_dir, env = setup
     out = tmp_path / "floor.jsonl"

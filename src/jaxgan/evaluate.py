@@ -51,6 +51,8 @@ _INCEPTION = flags.DEFINE_string(
 _CLASSIFIER = flags.DEFINE_string(
     "classifier_dir", None, "Directory of the lenet classifier (default: its cache directory).")
 _BATCH = flags.DEFINE_integer("batch_size", 500, "Generation batch size.")
+_STEPS = flags.DEFINE_list(
+    "steps", None, "Only these checkpoint steps (e.g. 3000 or 1000,3000); implies --once.")
 _GENERATOR = flags.DEFINE_enum(
     "generator", "auto", ["auto", "ema", "params"], "Which generator to score: the EMA one when "
     "the model keeps it (auto), or the trained weights themselves (params).")
@@ -294,12 +296,19 @@ class Evaluator:
         self._tb.add_scalar(f"eval/{record['metric']}{suffix}", record["value"], record["step"])
         self._tb.flush()
 
-    def run(self, once: bool, poll_seconds: float, max_idle_minutes: float) -> None:
+    def run(self, once: bool, poll_seconds: float, max_idle_minutes: float,
+            only_steps: list[int] | None = None) -> None:
         final = int(self.config.num_train_steps)
         last_new = time.time()
         while True:
             steps = self.checkpoints.all_steps() if os.path.isdir(self.checkpoints.directory) \
                 else []
+            if only_steps is not None:
+                missing = sorted(set(only_steps) - set(steps))
+                if missing:
+                    raise UserError(f"no checkpoint at step(s) {missing} in "
+                                    f"{self.checkpoints.directory}; have {steps}")
+                steps, once = [s for s in steps if s in only_steps], True
             todo = self.pending(steps)
             for step in todo:
                 self.evaluate_step(step)
@@ -365,7 +374,11 @@ def main(argv: list[str]) -> None:
         raise UserError("--workdir is required (or --reference --dataset=NAME)")
     evaluator = Evaluator(_WORKDIR.value, _METRICS.value, _NUM_SAMPLES.value, _BATCH.value,
                           _CLASSIFIER.value, _INCEPTION.value, _GENERATOR.value)
-    evaluator.run(_ONCE.value, _POLL.value, _MAX_IDLE.value)
+    try:
+        only_steps = None if _STEPS.value is None else [int(s) for s in _STEPS.value]
+    except ValueError:
+        raise UserError(f"--steps takes checkpoint step numbers, not {_STEPS.value}") from None
+    evaluator.run(_ONCE.value, _POLL.value, _MAX_IDLE.value, only_steps)
 
 
 if __name__ == "__main__":
