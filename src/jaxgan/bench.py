@@ -12,7 +12,6 @@ JAX and PyTorch runs alternate, so both see the same background load.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import sys
@@ -26,7 +25,7 @@ import numpy as np
 from absl import flags
 from ml_collections import config_flags
 
-from jaxgan import cli, families, sharding
+from jaxgan import cli, sharding
 from jaxgan.errors import UserError
 from jaxgan.models import layers
 
