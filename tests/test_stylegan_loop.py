@@ -1,9 +1,12 @@
 """StyleGAN2 through the shared loop: bit-exact resume (pl_mean, EMA and w_avg included), a
 4-device mesh against one device, and the real CLI (train, sample figures, dry run).
 
-Every run here is the `stylegan.py:smoke` experiment with both lazy regularizers every 2 steps,
-so that steps 2-3 (after a resume at step 2) run G_reg and D_reg. The in-process 1-device runs
-and the CLI runs compile the same programs: the XLA cache set up in conftest compiles them once.
+The runs are `stylegan.py:smoke` with both lazy regularizers every 2 steps, so that steps 2-3
+(after a resume at step 2) run G_reg and D_reg. In-process they train on 8x8 images (the
+smallest StyleGAN2) from a folder written here; the CLI trains on MNIST at 32x32. Compilation is
+most of the time: every program here is compiled with LLVM at -O0, ~3x faster for these tiny
+programs (runs are compared only with runs compiled the same way), and the CLI commands share
+their compiles through the XLA cache set in conftest.
 """
 
 import json
@@ -12,29 +15,42 @@ import chex
 import jax
 import numpy as np
 import pytest
-from conftest import REPO, load_experiment
+from conftest import REPO, load_experiment, override
 from PIL import Image
 from test_cli import assert_one_line_error, run_cli
 
 from jaxgan import train
 from jaxgan.families import stylegan
+from jaxgan.models import layers
 
 EXPERIMENT = f"--config={REPO / 'experiments' / 'stylegan.py'}:smoke"
-OVERRIDES = {"loss.g_reg_interval": 2, "loss.d_reg_interval": 2}
-FLAGS = [f"--config.{k}={v}" for k, v in OVERRIDES.items()]
+REG_EVERY_2 = {"loss.g_reg_interval": 2, "loss.d_reg_interval": 2}
+FLAGS = [f"--config.{k}={v}" for k, v in REG_EVERY_2.items()]
+FAST_COMPILE = {"XLA_FLAGS": "--xla_backend_optimization_level=0"}
 PAD = 2  # images.grid's padding
 
 
-def _config(**overrides):
-    config = load_experiment("stylegan")
-    config.mesh.data = 1
-    for key, value in {**OVERRIDES, **overrides}.items():
-        node = config
-        *parents, leaf = key.split(".")
-        for p in parents:
-            node = node[p]
-        node[leaf] = value
-    return config
+@pytest.fixture(scope="module", autouse=True)
+def _fast_compiles():
+    options = {**layers.compiler_options("cpu"), "xla_backend_optimization_level": 0}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(layers, "compiler_options", lambda backend: options)
+        yield
+
+
+@pytest.fixture(scope="module")
+def image_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("images8")
+    pixels = np.random.default_rng(0).integers(0, 256, (16, 8, 8), np.uint8)
+    for i, image in enumerate(pixels):
+        Image.fromarray(image).save(folder / f"{i}.png")
+    return folder
+
+
+def _config(folder, **overrides):
+    return override(load_experiment("stylegan"), **{
+        "dataset.name": "image_folder", "dataset.data_dir": str(folder), "dataset.image_size": 8,
+        "mesh.data": 1, **REG_EVERY_2, **overrides})
 
 
 def _host(state):
@@ -42,18 +58,22 @@ def _host(state):
 
 
 @pytest.fixture(scope="module")
-def straight(tmp_path_factory):
-    """4 uninterrupted steps on one device."""
-    return _host(train.train(_config(), str(tmp_path_factory.mktemp("straight"))))
+def straight(image_folder, tmp_path_factory):
+    """4 uninterrupted steps on one device, tracing each of the 5 phases once."""
+    workdir = str(tmp_path_factory.mktemp("straight"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(stylegan, "train_phase", chex.assert_max_traces(stylegan.train_phase, n=5))
+        chex.clear_trace_counter()
+        return _host(train.train(_config(image_folder), workdir))
 
 
-def test_resume_is_bit_exact_with_pl_mean_ema_and_w_avg(straight, tmp_path):
-    config = _config()
+def test_resume_is_bit_exact_with_pl_mean_ema_and_w_avg(straight, image_folder, tmp_path):
+    config = _config(image_folder)
     spec = stylegan.setup(config)
     assert config.num_train_steps == 4
     assert {"G_reg", "D_reg"} <= set(stylegan.phases(spec, 2))  # regularizers after the resume
     workdir = str(tmp_path / "interrupted")
-    first = _host(train.train(_config(num_train_steps=2), workdir))
+    first = _host(train.train(_config(image_folder, num_train_steps=2), workdir))
     assert int(first.step) == 2
     resumed = _host(train.train(config, workdir))
     assert int(resumed.step) == 4
@@ -63,15 +83,15 @@ def test_resume_is_bit_exact_with_pl_mean_ema_and_w_avg(straight, tmp_path):
     assert resumed.extra["pl_mean"] != first.extra["pl_mean"]
     w_avg = lambda s: s.generator_ema["buffers"]["mapping"]["w_avg"]
     assert np.any(w_avg(resumed) != 0) and np.any(w_avg(resumed) != w_avg(first))
-    ema = lambda s: s.generator_ema["params"]["synthesis"]["b32_conv1"]["weight"]
+    ema = lambda s: s.generator_ema["params"]["synthesis"]["b8_conv1"]["weight"]
     assert not np.array_equal(ema(resumed), ema(first))
     assert not np.array_equal(ema(resumed),
-                              resumed.generator["params"]["synthesis"]["b32_conv1"]["weight"])
+                              resumed.generator["params"]["synthesis"]["b8_conv1"]["weight"])
 
 
-def test_four_device_mesh_matches_one_device(straight, tmp_path):
+def test_four_device_mesh_matches_one_device(straight, image_folder, tmp_path):
     assert jax.device_count() == 4
-    four = _host(train.train(_config(**{"mesh.data": -1}), str(tmp_path / "four")))
+    four = _host(train.train(_config(image_folder, **{"mesh.data": -1}), str(tmp_path / "four")))
     assert int(four.step) == int(straight.step) == 4
     for part in ("generator", "generator_ema", "discriminator", "extra"):
         chex.assert_trees_all_close(getattr(four, part), getattr(straight, part),
@@ -82,7 +102,7 @@ def test_four_device_mesh_matches_one_device(straight, tmp_path):
 def trained(tmp_path_factory):
     """One smoke run of the real CLI (1 device), shared by the checks below."""
     workdir = tmp_path_factory.mktemp("stylegan_cli") / "run"
-    run_cli("jaxgan.main", EXPERIMENT, f"--workdir={workdir}", *FLAGS)
+    run_cli("jaxgan.main", EXPERIMENT, f"--workdir={workdir}", *FLAGS, env=FAST_COMPILE)
     return workdir
 
 
@@ -105,15 +125,15 @@ def test_cli_trains_then_samples_truncation_sweeps_and_style_mixing(trained, tmp
 
     sweep = tmp_path / "sweep.png"
     proc = run_cli("jaxgan.sample", f"--workdir={workdir}", "--truncation_sweep=1,0.5,0",
-                   "--rows=3,4,5", f"--out={sweep}")
+                   "--rows=3,4,5", f"--out={sweep}", env=FAST_COMPILE)
     assert "9 images from step 4" in proc.stdout
     sweep = _cells(sweep, rows=3, columns=3)
     assert np.all(sweep[:, 2] == sweep[0, 2])  # psi = 0: every seed draws the mean image
     assert not np.array_equal(sweep[0, 0], sweep[1, 0])
 
-    mixing = tmp_path / "mixing.png"
+    mixing = tmp_path / "mixing.png"  # --mix_layers=0-7: all 8 ws of a 32 px model
     run_cli("jaxgan.sample", f"--workdir={workdir}", "--style_mixing", "--rows=3,4",
-            "--columns=7-10", "--mix_layers=0-7", f"--out={mixing}")  # all 8 ws of 32 px
+            "--columns=7-10", "--mix_layers=0-7", f"--out={mixing}", env=FAST_COMPILE)
     mixing = _cells(mixing, rows=3, columns=5)
     assert np.all(mixing[0, 0] == 255)  # the blank corner
     assert np.abs(mixing[1:, 0] - sweep[:2, 0]).max() <= 1  # row sources: seeds 3, 4, psi 1
@@ -121,7 +141,7 @@ def test_cli_trains_then_samples_truncation_sweeps_and_style_mixing(trained, tmp
     assert np.abs(mixing[1:, 1:] - mixing[:1, 1:]).max() <= 1
     coarse = tmp_path / "coarse.png"
     run_cli("jaxgan.sample", f"--workdir={workdir}", "--style_mixing", "--rows=3,4",
-            "--columns=7-10", "--mix_layers=coarse", f"--out={coarse}")
+            "--columns=7-10", "--mix_layers=coarse", f"--out={coarse}", env=FAST_COMPILE)
     coarse = _cells(coarse, rows=3, columns=5)
     np.testing.assert_array_equal(coarse[0], mixing[0])
     np.testing.assert_array_equal(coarse[:, 0], mixing[:, 0])
@@ -149,7 +169,7 @@ def test_sample_rejects_unsupported_combinations(trained, tmp_path):
             sample.sample(str(trained), out=out, seed=0, step=None, **options)
     # The command line says it in one line.
     proc = run_cli("jaxgan.sample", f"--workdir={trained}", "--style_mixing", "--interpolate",
-                   f"--out={out}", check=False)
+                   f"--out={out}", env=FAST_COMPILE, check=False)
     assert_one_line_error(proc, "choose one of --interpolate and --style_mixing")
 
 
@@ -166,7 +186,8 @@ def test_mix_layers_split_coarse_middle_and_fine_styles():
 
 
 def test_cli_dry_run(trained, tmp_path):
-    proc = run_cli("jaxgan.main", EXPERIMENT, f"--workdir={tmp_path}", "--dry_run", *FLAGS)
+    proc = run_cli("jaxgan.main", EXPERIMENT, f"--workdir={tmp_path}", "--dry_run", *FLAGS,
+                   env=FAST_COMPILE)
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["phases"] == ["D_main", "D_reg", "G_ema", "G_main", "G_reg"]
     assert summary["params/generator"] > 0 and summary["step_gflop"] > 0
