@@ -86,6 +86,19 @@ def test_sample_grid_and_interpolation(trained, tmp_path):
     assert Image.open(tmp_path / "i.png").size == (5 * 30 + 2, 2 * 30 + 2)
 
 
+def test_a_run_from_before_a_config_key_existed_still_samples(trained, tmp_path):
+    import shutil
+    workdir = tmp_path / "old"
+    shutil.copytree(trained[0], workdir)
+    config = json.loads((workdir / "config.json").read_text())
+    for key in ("regularizer", "d_layers", "training", "augment"):  # keys added in session 2
+        del config[key]
+    del config["model"]["num_classes"]
+    (workdir / "config.json").write_text(json.dumps(config))
+    run_cli("jaxgan.sample", f"--workdir={workdir}", "--num=4", f"--out={tmp_path}/o.png")
+    assert (tmp_path / "o.png").exists()
+
+
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_dry_run_every_experiment(experiment, tmp_path):
     proc = run_cli("jaxgan.main", f"--config={REPO / 'experiments' / experiment}.py",

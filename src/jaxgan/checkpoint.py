@@ -192,9 +192,26 @@ def load_config(workdir: str):
     if not os.path.isfile(path):
         raise UserError(f"{path} not found: is {workdir!r} the --workdir of a jaxgan training run?")
     with open(path) as f:
-        config = ml_collections.ConfigDict(json.load(f))
+        saved = json.load(f)
+    if saved.get("family", "gan") == "gan":
+        # Runs written before a key existed get its default (which is what they trained with:
+        # every gan-family technique is off by default).
+        from jaxgan import config_lib
+
+        saved = _with_defaults(config_lib.gan_config().to_dict(), saved)
+    config = ml_collections.ConfigDict(saved)
     config.lock()
     return config
+
+
+def _with_defaults(defaults: dict[str, Any], saved: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(defaults)
+    for key, value in saved.items():
+        if isinstance(value, dict) and isinstance(defaults.get(key), dict):
+            merged[key] = _with_defaults(defaults[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def generator_item(abstract_state: TrainState) -> tuple[str, Any]:
