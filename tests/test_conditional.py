@@ -36,6 +36,10 @@ def test_sample_one_class_and_a_class_grid(run, tmp_path):
     assert not np.array_equal(_images(tmp_path / "3.png"), _images(tmp_path / "7.png"))
     run_cli("jaxgan.sample", f"--workdir={workdir}", "--num=20", f"--out={tmp_path / 'g.png'}")
     assert Image.open(tmp_path / "g.png").size == (10 * 30 + 2, 2 * 30 + 2)  # a column per class
+    # The trained generator instead of the EMA one (default): same latents, other images.
+    run_cli("jaxgan.sample", f"--workdir={workdir}", "--num=4", "--class=3", "--generator=params",
+            f"--out={tmp_path / '3p.png'}")
+    assert not np.array_equal(_images(tmp_path / "3.png"), _images(tmp_path / "3p.png"))
     proc = run_cli("jaxgan.sample", f"--workdir={workdir}", "--class=10",
                    f"--out={tmp_path / 'x.png'}", check=False)
     assert_one_line_error(proc, "--class must be in [0, 10)")

@@ -214,12 +214,17 @@ def _with_defaults(defaults: dict[str, Any], saved: dict[str, Any]) -> dict[str,
     return merged
 
 
-def generator_item(abstract_state: TrainState) -> tuple[str, Any]:
-    """The checkpoint item that generation uses and its abstract tree: the EMA generator when the
-    model keeps one, else the trained generator."""
-    if abstract_state.generator_ema:
-        return "generator_ema", abstract_state.generator_ema
-    return "generator", abstract_state.generator
+def generator_item(abstract_state: TrainState, choice: str = "auto") -> tuple[str, Any]:
+    """The checkpoint item that generation uses and its abstract tree. `choice`: "auto" (the EMA
+    generator when the model keeps one, else the trained generator), "ema" or "params"."""
+    if choice == "params" or (choice == "auto" and not abstract_state.generator_ema):
+        return "generator", abstract_state.generator
+    if choice not in ("auto", "ema"):
+        raise UserError(f"--generator must be auto, ema or params, not {choice!r}")
+    if not abstract_state.generator_ema:
+        raise UserError("--generator=ema: this run keeps no EMA generator "
+                        "(training.ema_decay is 0)")
+    return "generator_ema", abstract_state.generator_ema
 
 
 def restore_generator(workdir: str, abstract_generator: Any, step: int | None = None,

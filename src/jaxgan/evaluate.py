@@ -205,12 +205,7 @@ class Evaluator:
         self.spec = self.family.setup(self.config)
         abstract = jax.eval_shape(lambda: self.family.init(self.spec, self.config.seed))
         # The EMA generator when the model keeps one: what users sample and papers report.
-        self.generator_item, self.abstract_generator = generator_item(abstract)
-        if generator == "params":
-            self.generator_item, self.abstract_generator = "generator", abstract.generator
-        elif generator == "ema" and self.generator_item != "generator_ema":
-            raise UserError("--generator=ema: this run keeps no EMA generator "
-                            "(training.ema_decay is 0)")
+        self.generator_item, self.abstract_generator = generator_item(abstract, generator)
         self.generator_name = "ema" if self.generator_item == "generator_ema" else "params"
         self.num_classes = int(getattr(self.spec, "num_classes", 0) or 0)
         if self.num_classes == 0 and any(m.reference == "test_split" for m in self.metrics):

@@ -51,6 +51,9 @@ _MIX_LAYERS = flags.DEFINE_string(
     "mix_layers", None, "StyleGAN --style_mixing: the styles each cell takes from its column's "
     "seed: coarse (4-8 px), middle (16-32 px), fine (the rest) or ws indices like 0-3 or 0,2,5 "
     "(default coarse).")
+_GENERATOR = flags.DEFINE_enum(
+    "generator", "auto", ["auto", "ema", "params"], "The EMA generator when the model keeps one "
+    "(auto), or the trained weights themselves (params).")
 _ROWS = flags.DEFINE_string("rows", None, "Seeds of the rows (truncation sweep, style mixing), "
                             "like 85,100,75 or 0-4 (default 0-4).")
 _COLUMNS = flags.DEFINE_string("columns", None, "Seeds of the columns (style mixing), like "
@@ -172,13 +175,13 @@ def sample(workdir: str, num: int | None, out: str, seed: int, step: int | None,
            interpolate: bool, frames: int, label: int | None = None,
            truncation: float | None = None, truncation_sweep: str | None = None,
            style_mixing: bool = False, mix_layers: str | None = None, rows: str | None = None,
-           columns: str | None = None) -> str:
+           columns: str | None = None, generator_choice: str = "auto") -> str:
     config = load_config(workdir)
     family = families.get(config.family)
     spec = family.setup(config)
     has_w = hasattr(family, "map_latents")
-    mode = _check_options(config.family, has_w, num, interpolate, truncation, truncation_sweep, style_mixing,
-                          mix_layers, rows, columns)
+    mode = _check_options(config.family, has_w, num, interpolate, truncation, truncation_sweep,
+                          style_mixing, mix_layers, rows, columns)
     num = 64 if num is None else num
     if num < 1:
         raise UserError("--num must be at least 1")
@@ -190,7 +193,7 @@ def sample(workdir: str, num: int | None, out: str, seed: int, step: int | None,
     _labels(num_classes, label, 1, 1)  # a bad --class fails before the checkpoint is read
 
     abstract = jax.eval_shape(lambda: family.init(spec, config.seed))
-    item, abstract_generator = generator_item(abstract)
+    item, abstract_generator = generator_item(abstract, generator_choice)
     if mode == "mixing":
         num_ws = jax.eval_shape(lambda v: family.map_latents(
             spec, v, family.sample_latents(spec, jax.random.key(0), 1)), abstract_generator).shape[1]
@@ -272,7 +275,8 @@ def main(argv: list[str]) -> None:
         raise UserError("--workdir is required")
     sample(_WORKDIR.value, _NUM.value, _OUT.value, _SEED.value, _STEP.value,
            _INTERPOLATE.value, _FRAMES.value, _CLASS.value, _TRUNCATION.value, _SWEEP.value,
-           _STYLE_MIXING.value, _MIX_LAYERS.value, _ROWS.value, _COLUMNS.value)
+           _STYLE_MIXING.value, _MIX_LAYERS.value, _ROWS.value, _COLUMNS.value,
+           _GENERATOR.value)
 
 
 if __name__ == "__main__":
