@@ -31,11 +31,7 @@ def load_experiment(name: str, variant: str | None = "smoke"):
 
 def override(config, **overrides):
     """`config` with flat 'a.b' keys set (as --config.a.b=value would), returned for chaining."""
-    with config.unlocked():
-        for key, value in overrides.items():
-            node = config
-            *parents, leaf = key.split(".")
-            for p in parents:
-                node = node[p]
-            node[leaf] = value
+    from jaxgan import config_lib
+
+    config_lib.set_keys(config, overrides)
     return config

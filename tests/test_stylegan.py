@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import load_experiment
+from conftest import load_experiment, override
 
 from jaxgan.families import stylegan
 from jaxgan.models import stylegan2 as sg
@@ -324,15 +324,7 @@ def test_style_mixing_with_the_same_w_twice_is_no_mixing(tiny_generator):
 
 
 def _tiny_config(**overrides):
-    config = load_experiment("stylegan", "smoke")
-    config.dataset.image_size = 8
-    for key, value in overrides.items():
-        node = config
-        *parents, leaf = key.split(".")
-        for p in parents:
-            node = node[p]
-        node[leaf] = value
-    return config
+    return override(load_experiment("stylegan", "smoke"), **{"dataset.image_size": 8, **overrides})
 
 
 def test_phase_schedule_follows_the_reference():

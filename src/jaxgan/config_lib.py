@@ -145,14 +145,20 @@ def finalize(
     if arg:
         if arg not in variants:
             raise UserError(f"unknown config variant {arg!r}; this experiment has {sorted(variants)}")
-        for key, value in variants[arg].items():
+        set_keys(config, variants[arg])
+    config.lock()
+    return config
+
+
+def set_keys(config: ml_collections.ConfigDict, values: Mapping[str, Any]) -> None:
+    """Sets flat 'a.b' keys, as `--config.a.b=value` would."""
+    with config.unlocked():
+        for key, value in values.items():
             node = config
             *parents, leaf = key.split(".")
             for p in parents:
                 node = node[p]
             node[leaf] = value
-    config.lock()
-    return config
 
 
 def to_json(config: ml_collections.ConfigDict) -> str:
