@@ -13,6 +13,7 @@ It never imports the training code and never writes into the checkpoints.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -90,7 +91,9 @@ def reference_outputs(extractor, dataset: str, split: str, data_dir: str | None,
     from jaxgan.metrics import feature_stats
 
     images, _ = load_idx_arrays(dataset, split, data_dir, tfds_dir)
-    test_split = (*load_idx_arrays(dataset, "test", data_dir, tfds_dir), dataset)
+    # Only CAS reads the test split: load it on first use, not at every evaluator start.
+    test_split = functools.cache(
+        lambda: (*load_idx_arrays(dataset, "test", data_dir, tfds_dir), dataset))
     key = json.dumps({
         "dataset": dataset, "split": split, "count": len(images), "extractor": extractor.name,
         "weights_sha256": extractor.weights_sha256, "preprocessing": extractor.preprocessing,
@@ -119,7 +122,8 @@ def score(metrics, fake: dict[str, np.ndarray], reference: dict[str, np.ndarray]
     for metric in metrics:
         count = metric.num_samples or num_samples
         if metric.reference == "test_split":
-            ref, num_ref = reference["test_split"], len(reference["test_split"][0])
+            ref = reference["test_split"]()
+            num_ref = len(ref[0])
         elif metric.reference == "stats":
             ref, num_ref = (reference["mu"], reference["sigma"]), len(reference["features"])
         elif metric.reference == "features":
