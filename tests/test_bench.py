@@ -18,6 +18,7 @@ import pytest
 from conftest import REPO, load_experiment
 
 from jaxgan import bench
+from jaxgan.errors import UserError
 from jaxgan.models import dcgan
 from jaxgan.models.layers import DownConv2x, UpConv2x
 from jaxgan.state import num_params
@@ -135,3 +136,23 @@ def test_upconv_equals_transposed_convolution_and_its_gradients(features):
     got = jax.jit(jax.grad(lambda x, k: loss(ours, x, k), argnums=(0, 1)))(x, kernel)
     want = jax.grad(lambda x, k: loss(transposed_conv, x, k), argnums=(0, 1))(x, kernel)
     chex.assert_trees_all_close(got, want, atol=1e-5)
+
+
+@pytest.mark.skipif(not HAS_TORCH, reason="torch not installed (pip install -e '.[torch]')")
+def test_stylegan_torch_comparison_names_the_missing_reference(tmp_path, monkeypatch):
+    from jaxgan import bench_torch_stylegan
+
+    monkeypatch.delenv(bench_torch_stylegan.ENV_VAR, raising=False)
+    config = load_experiment("stylegan", "smoke")
+    with pytest.raises(UserError, match="JAXGAN_STYLEGAN2_REFERENCE"):
+        bench_torch_stylegan.TorchStyleGAN2Step(config)
+    with pytest.raises(UserError, match="not a stylegan2-ada-pytorch checkout"):
+        bench_torch_stylegan.TorchStyleGAN2Step(config, reference_dir=str(tmp_path))
+
+
+def test_input_pipeline_mode_reads_the_real_data():
+    config = load_experiment("dcgan_mnist", "smoke")
+    record = bench.run_input_pipeline(config, steps=3, warmup=1, repeats=2)
+    assert record["input_pipeline"] and record["dataset"] == "mnist"
+    assert record["img_per_s"] > 0 and len(record["batch_ms_runs"]) == 2
+    assert record["image_shape"] == [config.dataset.image_size] * 2 + [1]

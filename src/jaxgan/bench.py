@@ -36,6 +36,14 @@ _WARMUP = flags.DEFINE_integer("warmup", 2, "Untimed steps after compiling.")
 _REPEATS = flags.DEFINE_integer("repeats", 3, "Timed runs; the best is reported.")
 _COMPARE_TORCH = flags.DEFINE_bool("compare_torch", False, "Also time the PyTorch eager step.")
 _TORCH_THREADS = flags.DEFINE_integer("torch_threads", 2, "torch.set_num_threads for the reference.")
+_TORCH_REFERENCE = flags.DEFINE_string(
+    "torch_reference", "", "StyleGAN2 configs: a stylegan2-ada-pytorch checkout to time against "
+    "(default: $JAXGAN_STYLEGAN2_REFERENCE)."
+)
+_INPUT_PIPELINE = flags.DEFINE_bool(
+    "input_pipeline", False, "Time the config's real input pipeline (read, shuffle, decode, "
+    "preprocess, device transfer) instead of the train step."
+)
 _PEAK = flags.DEFINE_float(
     "peak_gflop_per_s", None, "This machine's peak FP32 GFLOP/s; adds the fraction of it reached."
 )
@@ -52,6 +60,10 @@ def _time_runs(step: Callable[[], Any], steps: int) -> tuple[float, float]:
         out = step()
     jax.block_until_ready(out)
     return time.perf_counter() - start, time.process_time() - cpu_start
+
+
+def _count(params) -> int:
+    return int(sum(np.size(leaf) for leaf in jax.tree_util.tree_leaves(params)))
 
 
 def _flops(compiled) -> float:
@@ -106,21 +118,30 @@ class JaxStep:
         return metrics
 
 
+def _torch_step(config, torch_threads: int, torch_reference: str):
+    """The PyTorch side for this config's family; ImportError when torch is not installed."""
+    if config.family == "stylegan":
+        from jaxgan import bench_torch_stylegan
+
+        return bench_torch_stylegan.TorchStyleGAN2Step(config, torch_reference, torch_threads)
+    from jaxgan import bench_torch
+
+    return bench_torch.TorchStep(config, num_threads=torch_threads)
+
+
 def run(config, steps: int, warmup: int, repeats: int, compare_torch: bool = False,
         torch_threads: int = 2, peak_gflop_per_s: float | None = None,
-        config_name: str = "") -> dict[str, Any]:
+        config_name: str = "", torch_reference: str = "") -> dict[str, Any]:
     """Times the train step of `config` and returns the result record (the JSON line)."""
     jax_step = JaxStep(config)
     torch_step = None
     note = None
     if compare_torch:
         try:
-            from jaxgan import bench_torch
+            torch_step = _torch_step(config, torch_threads, torch_reference)
         except ImportError as e:
             note = f"torch comparison skipped: {e} (pip install -e '.[torch]')"
             print(note, file=sys.stderr)
-        else:
-            torch_step = bench_torch.TorchStep(config, num_threads=torch_threads)
 
     _time_runs(jax_step, warmup)
     if torch_step is not None:
@@ -165,10 +186,55 @@ def run(config, steps: int, warmup: int, repeats: int, compare_torch: bool = Fal
             torch_version=torch_step.version,
             torch_threads=torch_threads,
             ratio=round(torch_s / step_s, 3),
+            torch_params=list(torch_step.num_params()),
         )
+        record["params"] = [_count(jax_step.state.generator["params"]),
+                            _count(jax_step.state.discriminator["params"])]
     elif note:
         record["torch_skipped"] = note
     return record
+
+
+def run_input_pipeline(config, steps: int, warmup: int, repeats: int,
+                       config_name: str = "") -> dict[str, Any]:
+    """Times what the training loop's prefetch thread does per batch, on the real data: the
+    iterator's gather, decode and preprocessing, then the transfer to the mesh."""
+    from jaxgan import data
+
+    mesh = sharding.make_mesh(config.mesh)
+    sharding.check_batch_size(config.batch_size, mesh)
+    start = time.perf_counter()
+    source = data.load_source(config.dataset, prepare=True, barrier=lambda: None)
+    load_s = time.perf_counter() - start
+    iterator = data.BatchIterator(
+        source, config.batch_size, config.seed, image_size=config.dataset.image_size,
+        channels=config.dataset.channels, position=0, process_index=jax.process_index(),
+        process_count=jax.process_count(),
+    )
+
+    def one_batch():
+        return sharding.global_batch(next(iterator), mesh)
+
+    _time_runs(one_batch, warmup)
+    runs = [[t / steps for t in _time_runs(one_batch, steps)] for _ in range(repeats)]
+    batch_s, cpu_s = min(runs)
+    return {
+        "input_pipeline": True,
+        "img_per_s": round(config.batch_size / batch_s, 1),
+        "batch_ms": round(1e3 * batch_s, 3),
+        "batch_ms_runs": [round(1e3 * t, 3) for t, _ in runs],
+        "cpu_ms_per_batch": round(1e3 * cpu_s, 3),
+        "source_load_s": round(load_s, 2),
+        "dataset": config.dataset.name,
+        "batch_size": config.batch_size,
+        "image_shape": [config.dataset.image_size] * 2 + [config.dataset.channels],
+        "config": config_name,
+        "backend": jax.default_backend(),
+        "device_count": mesh.size,
+        "steps": steps,
+        "repeats": repeats,
+        "load_avg_1m": round(os.getloadavg()[0], 2),
+    }
 
 
 def main(argv: list[str]) -> None:
@@ -182,8 +248,14 @@ def main(argv: list[str]) -> None:
             config.batch_size = _BATCH_SIZE.value
     if _STEPS.value < 1 or _REPEATS.value < 1 or _WARMUP.value < 0:
         raise UserError("--steps and --repeats must be at least 1 and --warmup at least 0")
+    if _INPUT_PIPELINE.value:
+        record = run_input_pipeline(config, _STEPS.value, _WARMUP.value, _REPEATS.value,
+                                    flags.FLAGS["config"].config_filename)
+        print(json.dumps(record), flush=True)
+        return
     record = run(config, _STEPS.value, _WARMUP.value, _REPEATS.value, _COMPARE_TORCH.value,
-                 _TORCH_THREADS.value, _PEAK.value, flags.FLAGS["config"].config_filename)
+                 _TORCH_THREADS.value, _PEAK.value, flags.FLAGS["config"].config_filename,
+                 _TORCH_REFERENCE.value)
     print(json.dumps(record), flush=True)
 
 

@@ -28,7 +28,7 @@ from absl import flags
 from jaxgan import cli, families
 from jaxgan.checkpoint import Checkpointer, generator_item, load_config, restore_generator
 from jaxgan.errors import UserError
-from jaxgan.metrics import resolve_metrics
+from jaxgan.metrics import load_extractor, resolve_metrics
 
 DEFAULT_METRICS = "fid_lenet,kid_lenet,is_lenet,pr_lenet"
 EVAL_SEED = 0x5EED  # latents of the generated sets; fixed so scores compare across steps
@@ -60,22 +60,6 @@ _GENERATOR = flags.DEFINE_enum(
 
 
 # --- feature extractors and reference statistics ------------------------------------------------
-
-
-def load_extractor(kind: str, dataset: str, classifier_dir: str | None, inception: str | None):
-    if kind == "lenet":
-        from jaxgan.classifier import load_classifier
-
-        if dataset not in ("mnist", "fashion_mnist"):
-            raise UserError(
-                f"*_lenet metrics need MNIST or Fashion-MNIST data, not {dataset!r}; "
-                "use *_inception metrics for other images")
-        return load_classifier(dataset, classifier_dir)
-    if kind == "inception":
-        from jaxgan.metrics.inception import load_fid_inception
-
-        return load_fid_inception(inception)
-    raise UserError(f"unknown feature extractor {kind!r}")
 
 
 def cache_dir() -> str:
@@ -222,7 +206,8 @@ class Evaluator:
         ds = self.config.dataset
         self.extractors, self.references = {}, {}
         for kind in sorted({m.extractor for m in self.metrics}):
-            extractor = load_extractor(kind, ds.name, classifier_dir, inception)
+            extractor = load_extractor(kind, dataset=ds.name, classifier_path=classifier_dir,
+                                       inception_weights=inception)
             self.extractors[kind] = extractor
             if ds.name not in ("mnist", "fashion_mnist"):
                 raise UserError("reference statistics are built for mnist and fashion_mnist; "
@@ -332,7 +317,8 @@ def reference_floor(dataset: str, metric_names: str, data_dir: str | None,
     metrics = resolve_metrics(metric_names)
     records = []
     for kind in sorted({m.extractor for m in metrics}):
-        extractor = load_extractor(kind, dataset, classifier_dir, inception)
+        extractor = load_extractor(kind, dataset=dataset, classifier_path=classifier_dir,
+                                   inception_weights=inception)
         ref_id, reference = reference_outputs(extractor, dataset, "train", data_dir, None)
         test_images, _ = load_idx_arrays(dataset, "test", data_dir)
         features, logits = extractor(test_images)
