@@ -28,6 +28,7 @@ from ml_collections import config_flags
 from jaxgan import cli, sharding
 from jaxgan.errors import UserError
 from jaxgan.models import layers
+from jaxgan.state import num_params
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file.")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", None, "Global batch size (overrides the config).")
@@ -60,10 +61,6 @@ def _time_runs(step: Callable[[], Any], steps: int) -> tuple[float, float]:
         out = step()
     jax.block_until_ready(out)
     return time.perf_counter() - start, time.process_time() - cpu_start
-
-
-def _count(params) -> int:
-    return int(sum(np.size(leaf) for leaf in jax.tree_util.tree_leaves(params)))
 
 
 def _flops(compiled) -> float:
@@ -188,8 +185,8 @@ def run(config, steps: int, warmup: int, repeats: int, compare_torch: bool = Fal
             ratio=round(torch_s / step_s, 3),
             torch_params=list(torch_step.num_params()),
         )
-        record["params"] = [_count(jax_step.state.generator["params"]),
-                            _count(jax_step.state.discriminator["params"])]
+        record["params"] = [num_params(jax_step.state.generator["params"]),
+                            num_params(jax_step.state.discriminator["params"])]
     elif note:
         record["torch_skipped"] = note
     return record
@@ -200,17 +197,14 @@ def run_input_pipeline(config, steps: int, warmup: int, repeats: int,
     """Times what the training loop's prefetch thread does per batch, on the real data: the
     iterator's gather, decode and preprocessing, then the transfer to the mesh."""
     from jaxgan import data
+    from jaxgan.train import batch_iterator
 
     mesh = sharding.make_mesh(config.mesh)
     sharding.check_batch_size(config.batch_size, mesh)
     start = time.perf_counter()
     source = data.load_source(config.dataset, prepare=True, barrier=lambda: None)
     load_s = time.perf_counter() - start
-    iterator = data.BatchIterator(
-        source, config.batch_size, config.seed, image_size=config.dataset.image_size,
-        channels=config.dataset.channels, position=0, process_index=jax.process_index(),
-        process_count=jax.process_count(),
-    )
+    iterator = batch_iterator(config, source, position=0)
 
     def one_batch():
         return sharding.global_batch(next(iterator), mesh)
@@ -248,7 +242,11 @@ def main(argv: list[str]) -> None:
             config.batch_size = _BATCH_SIZE.value
     if _STEPS.value < 1 or _REPEATS.value < 1 or _WARMUP.value < 0:
         raise UserError("--steps and --repeats must be at least 1 and --warmup at least 0")
+    if _TORCH_REFERENCE.value and not _COMPARE_TORCH.value:
+        raise UserError("--torch_reference is only used with --compare_torch")
     if _INPUT_PIPELINE.value:
+        if _COMPARE_TORCH.value:
+            raise UserError("--input_pipeline times the data only; drop --compare_torch")
         record = run_input_pipeline(config, _STEPS.value, _WARMUP.value, _REPEATS.value,
                                     flags.FLAGS["config"].config_filename)
         print(json.dumps(record), flush=True)

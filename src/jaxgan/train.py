@@ -164,6 +164,16 @@ def _barrier(name: str) -> Callable[[], None]:
     return wait
 
 
+def batch_iterator(config, source, position: int) -> data.BatchIterator:
+    """This process's slice of the config's global batch stream, from example `position`."""
+    return data.BatchIterator(
+        source, config.batch_size, config.seed,
+        image_size=config.dataset.image_size, channels=config.dataset.channels,
+        position=position, process_index=jax.process_index(),
+        process_count=jax.process_count(),
+    )
+
+
 def train(config, workdir: str) -> TrainState:
     """Trains `config` in `workdir`, resuming from its latest checkpoint. Returns the final state."""
     mesh = sharding.make_mesh(config.mesh)
@@ -187,12 +197,7 @@ def train(config, workdir: str) -> TrainState:
         with open(os.path.join(workdir, "config.json"), "w") as f:
             f.write(config_lib.to_json(config))
 
-    iterator = data.BatchIterator(
-        source, config.batch_size, config.seed,
-        image_size=config.dataset.image_size, channels=config.dataset.channels,
-        position=position, process_index=jax.process_index(),
-        process_count=jax.process_count(),
-    )
+    iterator = batch_iterator(config, source, position)
     writer = MetricWriter(workdir, active=primary)
     progress = Progress(config.num_train_steps, active=primary)
     sample_key = jax.random.fold_in(jax.random.key(config.seed), SAMPLE_KEY)
