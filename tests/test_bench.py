@@ -149,6 +149,17 @@ def test_stylegan_torch_comparison_names_the_missing_reference(tmp_path, monkeyp
         bench_torch_stylegan.TorchStyleGAN2Step(config)
     with pytest.raises(UserError, match="not a stylegan2-ada-pytorch checkout"):
         bench_torch_stylegan.TorchStyleGAN2Step(config, reference_dir=str(tmp_path))
+    # A checkout whose own dependencies are missing: named as such, not "torch is missing".
+    (tmp_path / "training").mkdir()
+    for name in ("networks", "loss"):
+        (tmp_path / "training" / f"{name}.py").write_text("import no_such_package_xyz\n")
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    try:
+        with pytest.raises(UserError, match="no_such_package_xyz.*install what it needs"):
+            bench_torch_stylegan.TorchStyleGAN2Step(config, reference_dir=str(tmp_path))
+    finally:
+        for module in [m for m in sys.modules if m == "training" or m.startswith("training.")]:
+            del sys.modules[module]
 
 
 def test_input_pipeline_mode_reads_the_real_data():

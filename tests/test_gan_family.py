@@ -47,6 +47,7 @@ def test_instance_noise_anneals_to_zero():
     ({"model.name": "biggan"}, "unknown model.name"),
     ({"model.name": "sagan", "dataset.image_size": 32}, "attention_resolution"),
     ({"model.name": "sngan"}, "32 or 64 px"),
+    ({"model.g_conditional_bn": True}, "num_classes"),
 ])
 def test_config_mistakes_are_user_errors(overrides, message):
     with pytest.raises(UserError, match=message):

@@ -44,6 +44,29 @@ def test_reference_parameter_counts_64px():
     assert num_params(d_vars["params"]) == 2_765_568
 
 
+def test_conditional_batch_norm_generator():
+    g = dcgan.Generator(28, 1, ngf=8, num_classes=10, conditional_bn=True)
+    z = jnp.tile(jax.random.normal(jax.random.key(0), (1, 100)), (2, 1))  # same z twice
+    labels = jnp.array([1, 4])
+    g_vars = g.init(jax.random.key(1), z, labels, train=False)
+    params = g_vars["params"]
+    # One per-class gain and bias table per BatchNorm, replacing the shared affine.
+    assert params["project_bn"]["gain"]["embedding"].shape == (10, 16)
+    assert params["up0_bn"]["bias"]["embedding"].shape == (10, 8)
+    assert "scale" not in params["project_bn"]
+    apply = jax.jit(lambda v: g.apply(v, z, labels, train=False))
+    base = apply(g_vars)
+    # Class 4's gain moves only the sample asked for class 4.
+    bumped = jax.tree_util.tree_map_with_path(
+        lambda path, p: p.at[4].add(0.5) if "gain" in jax.tree_util.keystr(path) else p, params)
+    moved = apply({**g_vars, "params": bumped})
+    np.testing.assert_array_equal(moved[0], base[0])
+    assert float(jnp.max(jnp.abs(moved[1] - base[1]))) > 1e-3
+    with pytest.raises(ValueError, match="num_classes"):
+        dcgan.Generator(28, 1, ngf=8, conditional_bn=True).init(
+            jax.random.key(1), z, train=False)
+
+
 def test_unsupported_size_is_rejected():
     with pytest.raises(ValueError, match="image sizes"):
         dcgan.num_stages(30)

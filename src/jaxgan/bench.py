@@ -137,6 +137,8 @@ def run(config, steps: int, warmup: int, repeats: int, compare_torch: bool = Fal
         try:
             torch_step = _torch_step(config, torch_threads, torch_reference)
         except ImportError as e:
+            if (e.name or "").split(".")[0] != "torch":
+                raise  # a broken install of something else is not "torch is missing"
             note = f"torch comparison skipped: {e} (pip install -e '.[torch]')"
             print(note, file=sys.stderr)
 

@@ -43,8 +43,14 @@ def _import_reference(reference_dir: str):
             "https://github.com/NVlabs/stylegan2-ada-pytorch and pass its directory"
         )
     sys.path.insert(0, os.path.abspath(path))
-    from training import loss as loss_lib
-    from training import networks
+    try:
+        from training import loss as loss_lib
+        from training import networks
+    except ImportError as e:  # the checkout is there but one of its own imports is not
+        raise UserError(
+            f"importing stylegan2-ada-pytorch from {path!r} failed: {e}; install what it "
+            "needs (its README lists the packages) into this environment"
+        ) from None
 
     return networks, loss_lib
 

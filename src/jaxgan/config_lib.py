@@ -59,6 +59,7 @@ def gan_config() -> ml_collections.ConfigDict:
     stabilisation toolbox; every technique is off by default (plain DCGAN)."""
     c = base_config()
     c.model.num_classes = 0  # > 0: conditional G (label embedding) and projection D
+    c.model.g_conditional_bn = False  # dcgan + num_classes: class-conditional BatchNorm in G
     c.model.g_spectral_norm = False  # SAGAN puts spectral norm in G as well
     c.model.attention_resolution = 0  # sagan: resolution of the self-attention block
     c.loss.real_label = 1.0  # < 1: one-sided label smoothing (logistic losses)

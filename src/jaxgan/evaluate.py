@@ -323,9 +323,12 @@ def reference_floor(dataset: str, metric_names: str, data_dir: str | None,
         test_images, _ = load_idx_arrays(dataset, "test", data_dir)
         features, logits = extractor(test_images)
         # The CAS ceiling: the same recipe trained on as many real training images.
+        # As many as the largest count asked for (`cas_lenet_60k` -> 60,000; score() then takes
+        # each metric's own count from the front).
+        count = max(m.num_samples or num_samples for m in metrics if m.extractor == kind)
         train_images, train_labels = load_idx_arrays(dataset, "train", data_dir)
-        real_labelled = (train_images[:num_samples].astype(np.float32) / 127.5 - 1.0,
-                         train_labels[:num_samples])
+        real_labelled = (train_images[:count].astype(np.float32) / 127.5 - 1.0,
+                         train_labels[:count])
         results = score([m for m in metrics if m.extractor == kind],
                         {"features": features, "logits": logits,
                          "labelled_images": real_labelled}, reference, num_samples)

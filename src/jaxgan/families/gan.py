@@ -71,8 +71,11 @@ def _models(config, dtype) -> tuple[nn.Module, nn.Module]:
             raise UserError(f"dataset.image_size: {e}") from None
         if dl.norm not in ("batch", "layer", "none"):
             raise UserError(f"d_layers.norm must be batch, layer or none, not {dl.norm!r}")
+        if m.g_conditional_bn and not m.num_classes:
+            raise UserError("model.g_conditional_bn=True needs a conditional model: set "
+                            "model.num_classes (e.g. 10 for MNIST)")
         g = dcgan.Generator(ds.image_size, ds.channels, m.ngf, dtype, num_classes=m.num_classes,
-                            spectral_norm=m.g_spectral_norm)
+                            spectral_norm=m.g_spectral_norm, conditional_bn=m.g_conditional_bn)
         d = dcgan.Discriminator(
             ds.image_size, m.ndf, dtype, norm=dl.norm, spectral_norm=dl.spectral_norm,
             minibatch_std=dl.minibatch_std, minibatch_kernels=dl.minibatch_discrimination,

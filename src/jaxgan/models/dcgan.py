@@ -15,7 +15,7 @@ import jax.numpy as jnp
 
 from jaxgan.models.blocks import MinibatchDiscrimination, MinibatchStdDev
 from jaxgan.models.layers import DownConv2x, UpConv2x, dcgan_kernel_init, dcgan_scale_init
-from jaxgan.models.normalization import SNConv, SNDense, SNEmbed
+from jaxgan.models.normalization import ConditionalBatchNorm, SNConv, SNDense, SNEmbed
 
 
 def num_stages(image_size: int) -> tuple[int, int]:
@@ -43,7 +43,9 @@ class Generator(nn.Module):
     """z [B, nz] (and labels [B] when conditional) -> images [B, S, S, C] in [-1, 1].
 
     Conditional (num_classes > 0): a learned label embedding of size `embed_dim` is concatenated
-    to z (the cGAN of Mirza & Osindero with an embedding instead of a one-hot)."""
+    to z (the cGAN of Mirza & Osindero with an embedding instead of a one-hot); with
+    `conditional_bn` every BatchNorm also takes a per-class gain and bias (de Vries et al. 2017,
+    as in SNGAN-projection's generator), so the label acts at every resolution, not only at z."""
 
     image_size: int = 64
     channels: int = 3
@@ -52,10 +54,19 @@ class Generator(nn.Module):
     num_classes: int = 0
     embed_dim: int = 50
     spectral_norm: bool = False  # SAGAN-style spectral norm in G too
+    conditional_bn: bool = False
 
     @nn.compact
     def __call__(self, z_BxZ: jax.Array, labels_B: jax.Array | None = None,
                  train: bool = True) -> jax.Array:
+        if self.conditional_bn and not self.num_classes:
+            raise ValueError("conditional_bn needs num_classes > 0")
+
+        def norm(x, name):
+            if self.conditional_bn:
+                return ConditionalBatchNorm(self.num_classes, name=name)(x, labels_B, train)
+            return _batch_norm(train, name)(x)
+
         base, stages = num_stages(self.image_size)
         width = self.ngf * 2 ** (stages - 1)
         h = z_BxZ
@@ -70,11 +81,11 @@ class Generator(nn.Module):
         x = dense(base * base * width, use_bias=False, kernel_init=dcgan_kernel_init,
                   dtype=self.dtype, name="project")(h.astype(self.dtype), **kw)
         x = x.reshape(z_BxZ.shape[0], base, base, width)
-        x = nn.relu(_batch_norm(train, "project_bn")(x))
+        x = nn.relu(norm(x, "project_bn"))
         for i in range(stages - 1):
             width //= 2
             x = UpConv2x(width, spectral_norm=self.spectral_norm, name=f"up{i}")(x, train)
-            x = nn.relu(_batch_norm(train, f"up{i}_bn")(x))
+            x = nn.relu(norm(x, f"up{i}_bn"))
         x = UpConv2x(self.channels, spectral_norm=self.spectral_norm, name="to_image")(x, train)
         return jnp.tanh(x.astype(jnp.float32))
 
