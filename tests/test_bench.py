@@ -79,6 +79,23 @@ def test_run_on_the_test_mesh():
     assert record["step_ms"] > 0 and record["img_per_s"] > 0
 
 
+def test_phase_breakdown():
+    # n_critic=2: D alone on every other step, then D and G; each phase is timed alone.
+    config = load_experiment("dcgan_mnist")
+    with config.unlocked():
+        config.dataset.image_size, config.batch_size = 8, 8
+        config.model.ngf = config.model.ndf = 4
+        config.training.n_critic = 2
+    record = bench.run(config, steps=2, warmup=0, repeats=1, phase_breakdown=True)
+    assert record["phase_share"] == {"d": 0.5, "dg": 0.5}
+    assert set(record["phase_ms"]) == {"d", "dg"} and min(record["phase_ms"].values()) > 0
+    assert record["phase_gflop"]["dg"] > record["phase_gflop"]["d"] > 0
+    # The step's FLOPs are the phases' FLOPs weighted by how often they run.
+    per_step = sum(record["phase_gflop"][n] * record["phase_share"][n] for n in ("d", "dg"))
+    assert per_step == pytest.approx(record["gflop_per_step"], rel=1e-2)
+    assert "phase_ms" not in bench.run(config, steps=1, warmup=0, repeats=1)
+
+
 @pytest.mark.skipif(not HAS_TORCH, reason="torch not installed (pip install -e '.[torch]')")
 @pytest.mark.parametrize("size, channels", [(64, 3), (28, 1), (32, 3)])
 def test_torch_reference_has_the_same_networks(size, channels):

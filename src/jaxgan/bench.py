@@ -12,6 +12,7 @@ JAX and PyTorch runs alternate, so both see the same background load.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -45,6 +46,10 @@ _INPUT_PIPELINE = flags.DEFINE_bool(
     "input_pipeline", False, "Time the config's real input pipeline (read, shuffle, decode, "
     "preprocess, device transfer) instead of the train step."
 )
+_PHASES = flags.DEFINE_bool(
+    "phases", False,
+    "Also time each compiled phase alone (StyleGAN2: G_main, G_reg, D_main, D_reg, G_ema; the "
+    "gan family: d, dg), and the reference's phases with --compare_torch on a StyleGAN2 config.")
 _PEAK = flags.DEFINE_float(
     "peak_gflop_per_s", None, "This machine's peak FP32 GFLOP/s; adds the fraction of it reached."
 )
@@ -107,6 +112,18 @@ class JaxStep:
         self.phase_names = names
         self._step = 0
 
+    def phase_share(self) -> dict[str, float]:
+        """How often each phase runs per step (1 for every step, 1/16 for lazy R1 at 16)."""
+        schedule = [self.program.family.phases(self.program.spec, s) for s in range(self.CYCLE)]
+        return {n: sum(n in step for step in schedule) / self.CYCLE for n in self.phase_names}
+
+    def phase_gflop(self) -> dict[str, float]:
+        return {n: _flops(c) * self.devices / 1e9 for n, c in self.compiled.items()}
+
+    def run_phase(self, name: str) -> Any:
+        self.state, metrics = self.compiled[name](self.state, self.batch)
+        return metrics
+
     def __call__(self) -> Any:
         metrics = {}
         for name in self.program.family.phases(self.program.spec, self._step):
@@ -126,9 +143,21 @@ def _torch_step(config, torch_threads: int, torch_reference: str):
     return bench_torch.TorchStep(config, num_threads=torch_threads)
 
 
+def _time_phases(step, names: list[str], calls: int, repeats: int) -> dict[str, float]:
+    """Milliseconds per call of each phase alone (best of `repeats` runs of `calls` calls)."""
+    out = {}
+    for name in names:
+        call = functools.partial(step.run_phase, name)
+        _time_runs(call, 1)
+        best = min(_time_runs(call, calls)[0] for _ in range(repeats))
+        out[name] = round(1e3 * best / calls, 2)
+    return out
+
+
 def run(config, steps: int, warmup: int, repeats: int, compare_torch: bool = False,
         torch_threads: int = 2, peak_gflop_per_s: float | None = None,
-        config_name: str = "", torch_reference: str = "") -> dict[str, Any]:
+        config_name: str = "", torch_reference: str = "",
+        phase_breakdown: bool = False) -> dict[str, Any]:
     """Times the train step of `config` and returns the result record (the JSON line)."""
     jax_step = JaxStep(config)
     torch_step = None
@@ -164,7 +193,7 @@ def run(config, steps: int, warmup: int, repeats: int, compare_torch: bool = Fal
         "batch_size": b,
         "image_shape": list(jax_step.image_shape),
         "config": config_name,
-        "gflop_per_step": round(jax_step.flop_per_step / 1e9, 4),
+        "gflop_per_step": float(f"{jax_step.flop_per_step / 1e9:.5g}"),
         "gflop_per_s": round(jax_step.flop_per_step / 1e9 / step_s, 1),
         "steps": steps,
         "repeats": repeats,
@@ -191,6 +220,16 @@ def run(config, steps: int, warmup: int, repeats: int, compare_torch: bool = Fal
                             num_params(jax_step.state.discriminator["params"])]
     elif note:
         record["torch_skipped"] = note
+    if phase_breakdown:
+        # Each phase alone: ms per call, GFLOP per call, and runs per step (lazy regularizers
+        # run on 1/interval of the steps), so ms x share summed is the amortised step.
+        share = jax_step.phase_share()
+        record["phase_ms"] = _time_phases(jax_step, jax_step.phase_names, steps, repeats)
+        record["phase_share"] = {n: round(v, 4) for n, v in share.items()}
+        record["phase_gflop"] = {n: float(f"{v:.5g}") for n, v in jax_step.phase_gflop().items()}
+        if torch_step is not None and hasattr(torch_step, "run_phase"):
+            record["torch_phase_ms"] = _time_phases(torch_step, torch_step.phase_names(),
+                                                    steps, repeats)
     return record
 
 
@@ -255,7 +294,7 @@ def main(argv: list[str]) -> None:
         return
     record = run(config, _STEPS.value, _WARMUP.value, _REPEATS.value, _COMPARE_TORCH.value,
                  _TORCH_THREADS.value, _PEAK.value, flags.FLAGS["config"].config_filename,
-                 _TORCH_REFERENCE.value)
+                 _TORCH_REFERENCE.value, _PHASES.value)
     print(json.dumps(record), flush=True)
 
 

@@ -95,7 +95,7 @@ class TorchStyleGAN2Step:
             ratio = interval / (interval + 1)
             adam = torch.optim.Adam(net.parameters(), lr=opt.learning_rate * ratio,
                                     betas=(opt.b1 ** ratio, opt.b2 ** ratio), eps=opt.eps)
-            self.phases += [(name + "main", net, adam, 1), (name + "reg", net, adam, interval)]
+            self.phases += [(name + "_main", net, adam, 1), (name + "_reg", net, adam, interval)]
         self.ema_nimg = config.ema.kimg * 1000
         self.ema_rampup = config.ema.rampup or None
         shape = (b, ds.channels, ds.image_size, ds.image_size)
@@ -113,31 +113,51 @@ class TorchStyleGAN2Step:
         count = lambda net: sum(p.numel() for p in net.parameters())
         return count(self.g), count(self.d)
 
-    def __call__(self) -> None:
-        b = self.batch_size
-        all_z = torch.randn([len(self.phases) * b, self.z_dim]).split(b)
-        rng = np.random.default_rng(self.batch_idx)
-        for (name, net, opt, interval), gen_z in zip(self.phases, all_z):
-            if self.batch_idx % interval:
-                continue
-            gen_c = self._labels(rng.integers(0, max(self.c_dim, 1), b))
-            opt.zero_grad(set_to_none=True)
-            net.requires_grad_(True)
-            self.loss.accumulate_gradients(phase=name, real_img=self.real, real_c=self.real_c,
-                                           gen_z=gen_z, gen_c=gen_c, sync=True, gain=interval)
-            net.requires_grad_(False)
-            for p in net.parameters():
-                if p.grad is not None:
-                    torch.nan_to_num(p.grad, nan=0, posinf=1e5, neginf=-1e5, out=p.grad)
-            opt.step()
+    def _run_phase(self, phase, gen_z: torch.Tensor, gen_c: torch.Tensor) -> None:
+        name, net, opt, interval = phase
+        opt.zero_grad(set_to_none=True)
+        net.requires_grad_(True)
+        self.loss.accumulate_gradients(phase=name.replace("_", ""), real_img=self.real,
+                                       real_c=self.real_c, gen_z=gen_z, gen_c=gen_c, sync=True,
+                                       gain=interval)
+        net.requires_grad_(False)
+        for p in net.parameters():
+            if p.grad is not None:
+                torch.nan_to_num(p.grad, nan=0, posinf=1e5, neginf=-1e5, out=p.grad)
+        opt.step()
+
+    def _update_ema(self) -> None:
         with torch.no_grad():
             ema_nimg = self.ema_nimg
             if self.ema_rampup is not None:
                 ema_nimg = min(ema_nimg, self.cur_nimg * self.ema_rampup)
-            beta = 0.5 ** (b / max(ema_nimg, 1e-8))
+            beta = 0.5 ** (self.batch_size / max(ema_nimg, 1e-8))
             for p_ema, p in zip(self.g_ema.parameters(), self.g.parameters()):
                 p_ema.copy_(p.lerp(p_ema, beta))
             for b_ema, b_src in zip(self.g_ema.buffers(), self.g.buffers()):
                 b_ema.copy_(b_src)
+
+    def __call__(self) -> None:
+        b = self.batch_size
+        all_z = torch.randn([len(self.phases) * b, self.z_dim]).split(b)
+        rng = np.random.default_rng(self.batch_idx)
+        for phase, gen_z in zip(self.phases, all_z):
+            if self.batch_idx % phase[3]:
+                continue
+            self._run_phase(phase, gen_z, self._labels(rng.integers(0, max(self.c_dim, 1), b)))
+        self._update_ema()
         self.cur_nimg += b
         self.batch_idx += 1
+
+    def phase_names(self) -> list[str]:
+        return [phase[0] for phase in self.phases] + ["G_ema"]
+
+    def run_phase(self, name: str) -> None:
+        """One phase alone (for the per-phase breakdown), on fresh latents."""
+        if name == "G_ema":
+            self._update_ema()
+            return
+        phase = next(p for p in self.phases if p[0] == name)
+        b = self.batch_size
+        self._run_phase(phase, torch.randn([b, self.z_dim]),
+                        self._labels(np.arange(b) % max(self.c_dim, 1)))
