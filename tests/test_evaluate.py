@@ -85,6 +85,11 @@ def test_only_the_requested_steps(setup, tmp_path):
     _evaluate(copy, classifier_dir, env, "--metrics=is_lenet", "--steps=4")
     steps = [json.loads(line)["step"] for line in (copy / "eval" / "metrics.jsonl").open()]
     assert steps == [4]
+    # The same metric at another sample count is another protocol: recorded beside the first.
+    _evaluate(copy, classifier_dir, env, "--metrics=is_lenet_1k", "--steps=4")
+    records = [json.loads(line) for line in (copy / "eval" / "metrics.jsonl").open()]
+    assert [(r["protocol"], r["metric"], r["num_generated"]) for r in records] == [
+        ("is_lenet", "is_lenet", 200), ("is_lenet_1k", "is_lenet", 1000)]
     proc = _evaluate(copy, classifier_dir, env, "--metrics=is_lenet", "--steps=3", check=False)
     assert_one_line_error(proc, "no checkpoint at step(s) [3]")
 

@@ -153,7 +153,10 @@ class RecordFile:
         return bool(found) and len({r["metric"] for r in found}) >= found[0]["outputs"]
 
     def has(self, record: dict[str, Any]) -> bool:
+        # The protocol too: `cas_lenet` and `cas_lenet_60k` both record the metric "cas_lenet".
         return any(r.get("step") == record["step"] and r.get("metric") == record["metric"]
+                   and r.get("protocol", r.get("metric")) == record.get("protocol",
+                                                                        record["metric"])
                    and r.get("generator", "params") == record.get("generator", "params")
                    for r in self.records)
 
