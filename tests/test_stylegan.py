@@ -127,6 +127,13 @@ def test_resampling_convolutions_match_direct_computation_and_autodiff(up, down,
     got = jit(functools.partial(pullback, fn))(x, w, dy)
     want = jit(functools.partial(pullback, plain))(x, w, dy)
     chex.assert_trees_all_close(got, want, atol=1e-4, rtol=1e-4)
+    # Second order, as R1 and path length differentiate an input gradient again: the gradient
+    # of ||d<f, dy>/dx||^2 with respect to x and w.
+    def r1(f, x, w, dy):
+        dx = jax.grad(lambda x: jnp.sum(f(x, w) * dy))(x)
+        return jnp.sum(jnp.square(dx))
+    second = lambda f: jit(jax.grad(functools.partial(r1, f), argnums=(0, 1)))(x, w, dy)
+    chex.assert_trees_all_close(second(fn), second(plain), atol=1e-3, rtol=1e-4)
 
 
 @pytest.mark.parametrize("up", [1, 2])
