@@ -48,8 +48,9 @@ _INPUT_PIPELINE = flags.DEFINE_bool(
 )
 _PHASES = flags.DEFINE_bool(
     "phases", False,
-    "Also time each compiled phase alone, steps/4 calls (at least 2) per run (StyleGAN2: G_main, G_reg, D_main, D_reg, G_ema; the "
-    "gan family: d, dg), and the reference's phases with --compare_torch on a StyleGAN2 config.")
+    "Also time each compiled phase alone, steps/4 calls (at least 2) per run (StyleGAN2: "
+    "G_main, G_reg, D_main, D_reg, G_ema; the gan family: d, dg), and the reference's phases "
+    "with --compare_torch on a StyleGAN2 config.")
 _PEAK = flags.DEFINE_float(
     "peak_gflop_per_s", None, "This machine's peak FP32 GFLOP/s; adds the fraction of it reached."
 )
@@ -99,7 +100,8 @@ class JaxStep:
         self.batch = {"image": jax.device_put(jnp.asarray(images), program.batch_sharding),
                       "label": jax.device_put(jnp.asarray(labels), program.batch_sharding)}
         self.compiler_options = layers.compiler_options(jax.default_backend())
-        schedule = [program.family.phases(program.spec, s) for s in range(self.CYCLE)]
+        self.schedule = schedule = [program.family.phases(program.spec, s)
+                                    for s in range(self.CYCLE)]
         names = sorted({name for step in schedule for name in step})
         start = time.perf_counter()
         self.compiled = {name: program.phase(name).lower(self.state, self.batch).compile()
@@ -107,18 +109,16 @@ class JaxStep:
         self.compile_s = time.perf_counter() - start
         # Cost analysis describes one device's program; the data-parallel step runs one per
         # device. Per step: the phases' FLOPs averaged over the schedule.
-        flops = {name: _flops(c) * self.devices for name, c in self.compiled.items()}
+        self.phase_flops = flops = {name: _flops(c) * self.devices
+                                    for name, c in self.compiled.items()}
         self.flop_per_step = sum(flops[n] for step in schedule for n in step) / self.CYCLE
         self.phase_names = names
         self._step = 0
 
     def phase_share(self) -> dict[str, float]:
         """How often each phase runs per step (1 for every step, 1/16 for lazy R1 at 16)."""
-        schedule = [self.program.family.phases(self.program.spec, s) for s in range(self.CYCLE)]
-        return {n: sum(n in step for step in schedule) / self.CYCLE for n in self.phase_names}
-
-    def phase_gflop(self) -> dict[str, float]:
-        return {n: _flops(c) * self.devices / 1e9 for n, c in self.compiled.items()}
+        return {n: sum(n in step for step in self.schedule) / self.CYCLE
+                for n in self.phase_names}
 
     def run_phase(self, name: str) -> Any:
         self.state, metrics = self.compiled[name](self.state, self.batch)
@@ -228,7 +228,8 @@ def run(config, steps: int, warmup: int, repeats: int, compare_torch: bool = Fal
         record["phase_calls"] = calls
         record["phase_ms"] = _time_phases(jax_step, jax_step.phase_names, calls, repeats)
         record["phase_share"] = {n: round(v, 4) for n, v in share.items()}
-        record["phase_gflop"] = {n: float(f"{v:.5g}") for n, v in jax_step.phase_gflop().items()}
+        record["phase_gflop"] = {n: float(f"{v / 1e9:.5g}")
+                                 for n, v in jax_step.phase_flops.items()}
         if torch_step is not None and hasattr(torch_step, "run_phase"):
             record["torch_phase_ms"] = _time_phases(torch_step, torch_step.phase_names(),
                                                     calls, repeats)
