@@ -60,7 +60,8 @@ def test_cli_prints_one_json_line_with_the_required_keys():
 
 
 @pytest.mark.parametrize("args", [["--steps=0"], ["--config.model.bogus=1"], ["stray"],
-                                  ["--input_pipeline", "--compare_torch"], ["--torch_reference=/x"]])
+                                  ["--input_pipeline", "--compare_torch"], ["--torch_reference=/x"],
+                                  ["--input_pipeline", "--phases"]])
 def test_cli_rejects_bad_flags_in_one_line(args):
     proc = _bench_cli(*args)
     assert proc.returncode == 2

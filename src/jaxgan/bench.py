@@ -289,8 +289,9 @@ def main(argv: list[str]) -> None:
     if _TORCH_REFERENCE.value and not _COMPARE_TORCH.value:
         raise UserError("--torch_reference is only used with --compare_torch")
     if _INPUT_PIPELINE.value:
-        if _COMPARE_TORCH.value:
-            raise UserError("--input_pipeline times the data only; drop --compare_torch")
+        if _COMPARE_TORCH.value or _PHASES.value:
+            raise UserError("--input_pipeline times the data only; drop --compare_torch and "
+                            "--phases")
         record = run_input_pipeline(config, _STEPS.value, _WARMUP.value, _REPEATS.value,
                                     flags.FLAGS["config"].config_filename)
         print(json.dumps(record), flush=True)
