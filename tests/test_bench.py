@@ -20,7 +20,7 @@ from conftest import REPO, load_experiment
 from jaxgan import bench
 from jaxgan.errors import UserError
 from jaxgan.models import dcgan
-from jaxgan.models.layers import DownConv2x, UpConv2x
+from jaxgan.models.layers import DownConv2x, UpConv2x, downconv2x
 from jaxgan.state import num_params
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
@@ -132,6 +132,26 @@ def test_downconv_equals_stock_conv_and_its_gradients(shape, features):
     got = jax.jit(jax.grad(lambda x, k: loss(layer, x, k), argnums=(0, 1)))(x, kernel)
     want = jax.grad(lambda x, k: loss(stock, x, k), argnums=(0, 1))(x, kernel)
     chex.assert_trees_all_close(got, want, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape, features", [((2, 8, 6, 3), 5), ((3, 4, 4, 16), 32)])
+def test_downconv_second_order_gradients_equal_the_stock_convs(shape, features):
+    """A gradient penalty differentiates D's input gradient again, in x and in the kernel: the
+    custom VJP of `downconv2x_transpose` must give XLA autodiff's second-order gradients."""
+    x = jax.random.normal(jax.random.key(0), shape)
+    kernel = 0.3 * jax.random.normal(jax.random.key(1), (4, 4, shape[-1], features))
+
+    def stock(x, k):
+        return jax.lax.conv_general_dilated(x, k, (2, 2), ((1, 1), (1, 1)),
+                                            dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+    def penalty(conv, x, k):  # || d/dx sum(sin(conv(x, k))) ||^2, as a gradient penalty
+        dx = jax.grad(lambda x: jnp.sum(jnp.sin(conv(x, k))))(x)
+        return jnp.sum(jnp.square(dx))
+
+    got = jax.jit(jax.grad(lambda x, k: penalty(downconv2x, x, k), argnums=(0, 1)))(x, kernel)
+    want = jax.grad(lambda x, k: penalty(stock, x, k), argnums=(0, 1))(x, kernel)
+    chex.assert_trees_all_close(got, want, atol=1e-4, rtol=1e-4)
 
 
 @pytest.mark.parametrize("features", [3, 32])  # the single-convolution and four-convolution forms
