@@ -92,6 +92,15 @@ def test_only_the_requested_steps(setup, tmp_path):
         ("is_lenet", "is_lenet", 200), ("is_lenet_1k", "is_lenet", 1000)]
     proc = _evaluate(copy, classifier_dir, env, "--metrics=is_lenet", "--steps=3", check=False)
     assert_one_line_error(proc, "no checkpoint at step(s) [3]")
+    # Recalibrated BatchNorm statistics: a generator of its own, with its provenance, and a
+    # different score (the smoke run's running statistics are 4 steps old).
+    _evaluate(copy, classifier_dir, env, "--metrics=is_lenet", "--steps=4", "--bn_recalibrate=3")
+    records = [json.loads(line) for line in (copy / "eval" / "metrics.jsonl").open()]
+    assert [(r["generator"], r["bn_recalibration"]) for r in records] == [
+        ("params", None), ("params", None), ("params_bn3", {"passes": 3, "batch_size": 100})]
+    assert records[2]["value"] != records[0]["value"]
+    proc = _evaluate(copy, classifier_dir, env, "--steps=4", "--bn_recalibrate=-2", check=False)
+    assert_one_line_error(proc, "--bn_recalibrate")
 
 
 def test_reference_floor(setup, tmp_path):

@@ -1,6 +1,8 @@
 """The gan family's schedule pieces: n_critic phases, the EMA ramp, instance-noise annealing, and
 the config checks that catch a mistake before any compile."""
 
+import chex
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -52,3 +54,32 @@ def test_instance_noise_anneals_to_zero():
 def test_config_mistakes_are_user_errors(overrides, message):
     with pytest.raises(UserError, match=message):
         _spec(**overrides)
+
+
+def test_batchnorm_recalibration_matches_the_activations_of_the_weights_sampled():
+    # A small conditional DCGAN (labels exercise the class grid) with deliberately wrong running
+    # statistics: after recalibration, inference mode must produce what training mode (batch
+    # statistics of a large batch) produces, the weights must be untouched, and a model without
+    # BatchNorm is refused.
+    spec = _spec(**{"model.ngf": 8, "model.latent_dim": 16, "model.num_classes": 10,
+                    "model.g_conditional_bn": True})
+    variables = gan.init(spec, 0)
+    g = variables.generator
+    wrong = jax.tree.map(lambda s: s + 3.0, g["batch_stats"])
+    g_wrong = {**g, "batch_stats": wrong}
+    fixed = gan.recalibrate_batch_stats(spec, g_wrong, jax.random.key(1), passes=60,
+                                        batch_size=256)
+    chex.assert_trees_all_equal(fixed["params"], g["params"])
+    z = gan.sample_latents(spec, jax.random.key(2), 2000)
+    labels = gan.default_labels(spec, 2000)
+    train_mode, _ = spec.generator.apply(g, z, labels, train=True, mutable=gan.MUTABLE)
+    before = gan.generate(spec, g_wrong, z, labels)
+    after = gan.generate(spec, fixed, z, labels)
+    err_before = float(jnp.mean(jnp.abs(before - train_mode)))
+    err_after = float(jnp.mean(jnp.abs(after - train_mode)))
+    scale = float(jnp.mean(jnp.abs(train_mode)))
+    assert err_after < 0.02 * scale and err_before > 0.5 * scale, (err_after, err_before, scale)
+    with pytest.raises(UserError, match="no BatchNorm"):
+        gan.recalibrate_batch_stats(spec, {"params": g["params"]}, jax.random.key(1), 2, 8)
+    with pytest.raises(UserError, match="passes"):
+        gan.recalibrate_batch_stats(spec, g, jax.random.key(1), 0, 8)

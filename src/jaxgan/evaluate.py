@@ -52,6 +52,10 @@ _INCEPTION = flags.DEFINE_string(
 _CLASSIFIER = flags.DEFINE_string(
     "classifier_dir", None, "Directory of the lenet classifier (default: its cache directory).")
 _BATCH = flags.DEFINE_integer("batch_size", 500, "Generation batch size.")
+_BN_RECALIBRATE = flags.DEFINE_integer(
+    "bn_recalibrate", 0, "Before scoring, re-estimate the generator's BatchNorm running statistics "
+    "with N training-mode passes of --batch_size latents (weights unchanged; BigGAN's standing "
+    "statistics). Records get generator 'ema_bnN' / 'params_bnN'. 0: as checkpointed.")
 _STEPS = flags.DEFINE_list(
     "steps", None, "Only these checkpoint steps (e.g. 3000 or 1000,3000); implies --once.")
 _GENERATOR = flags.DEFINE_enum(
@@ -188,7 +192,8 @@ def _records(protocol: str, result: dict[str, Any], provenance: dict[str, Any]):
 
 class Evaluator:
     def __init__(self, workdir: str, metric_names: str, num_samples: int, batch_size: int,
-                 classifier_dir: str | None, inception: str | None, generator: str = "auto"):
+                 classifier_dir: str | None, inception: str | None, generator: str = "auto",
+                 bn_recalibrate: int = 0):
         self.workdir, self.num_samples, self.batch_size = workdir, num_samples, batch_size
         self.config = load_config(workdir)
         self.metrics = resolve_metrics(metric_names)
@@ -197,7 +202,18 @@ class Evaluator:
         abstract = jax.eval_shape(lambda: self.family.init(self.spec, self.config.seed))
         # The EMA generator when the model keeps one: what users sample and papers report.
         self.generator_item, self.abstract_generator = generator_item(abstract, generator)
+        self.default_generator = "ema" if abstract.generator_ema else "params"
         self.generator_name = "ema" if self.generator_item == "generator_ema" else "params"
+        self.bn_recalibrate = int(bn_recalibrate)
+        if self.bn_recalibrate:
+            if self.bn_recalibrate < 0:
+                raise UserError(f"--bn_recalibrate takes a number of passes >= 0, not "
+                                f"{self.bn_recalibrate}")
+            if (not hasattr(self.family, "recalibrate_batch_stats")
+                    or "batch_stats" not in self.abstract_generator):
+                raise UserError(f"--bn_recalibrate: this {self.config.model.name} generator has "
+                                "no BatchNorm statistics to recalibrate")
+            self.generator_name += f"_bn{self.bn_recalibrate}"
         self.num_classes = int(getattr(self.spec, "num_classes", 0) or 0)
         if self.num_classes == 0 and any(m.reference == "test_split" for m in self.metrics):
             raise UserError("cas_lenet (classification accuracy score) needs a class-conditional "
@@ -244,6 +260,10 @@ class Evaluator:
         except UserError as e:  # rotated away by max_to_keep while we were busy
             print(f"skipping step {step}: {e}", file=sys.stderr)
             return
+        if self.bn_recalibrate:
+            generator_vars = self.family.recalibrate_batch_stats(
+                self.spec, generator_vars, jax.random.key(EVAL_SEED + 1), self.bn_recalibrate,
+                self.batch_size)
         images, labels = self.generated_images(generator_vars)
         for kind, extractor in self.extractors.items():
             metrics = [m for m in self.metrics if m.extractor == kind
@@ -262,6 +282,9 @@ class Evaluator:
                     "preprocessing": extractor.preprocessing, "reference_id": ref_id,
                     "reference": f"{self.config.dataset.name}/{self.config.dataset.split}",
                     "generator": self.generator_name,
+                    "bn_recalibration": ({"passes": self.bn_recalibrate,
+                                          "batch_size": self.batch_size}
+                                         if self.bn_recalibrate else None),
                     "labels": "balanced" if self.num_classes else None,
                     "eval_seed": EVAL_SEED,
                     "wall_time": time.time(), "seconds": round(time.time() - started, 2),
@@ -278,8 +301,10 @@ class Evaluator:
             from tensorboardX import SummaryWriter
 
             self._tb = SummaryWriter(os.path.join(self.workdir, "eval", "tensorboard"))
-        suffix = "" if record.get("generator") != "params" or self.generator_item == "generator" \
-            else "_params"  # an EMA run's raw generator gets its own curves
+        # The default generator's curves are plain; an EMA run's raw generator and recalibrated
+        # generators get their own.
+        name = record.get("generator", "params")
+        suffix = "" if name == self.default_generator else f"_{name}"
         self._tb.add_scalar(f"eval/{record['metric']}{suffix}", record["value"], record["step"])
         self._tb.flush()
 
@@ -364,7 +389,8 @@ def main(argv: list[str]) -> None:
     if not _WORKDIR.value:
         raise UserError("--workdir is required (or --reference --dataset=NAME)")
     evaluator = Evaluator(_WORKDIR.value, _METRICS.value, _NUM_SAMPLES.value, _BATCH.value,
-                          _CLASSIFIER.value, _INCEPTION.value, _GENERATOR.value)
+                          _CLASSIFIER.value, _INCEPTION.value, _GENERATOR.value,
+                          _BN_RECALIBRATE.value)
     try:
         only_steps = None if _STEPS.value is None else [int(s) for s in _STEPS.value]
     except ValueError:

@@ -180,6 +180,44 @@ def generate(spec: Spec, generator_vars: dict[str, Any], z_BxZ: jax.Array,
     return spec.generator.apply(generator_vars, z_BxZ, labels_B, train=False)
 
 
+def recalibrate_batch_stats(spec: Spec, generator_vars: dict[str, Any], key: jax.Array,
+                            passes: int, batch_size: int) -> dict[str, Any]:
+    """The generator's BatchNorm running statistics re-estimated for the weights being sampled
+    (BigGAN's "standing statistics", SWA's BatchNorm update), weights unchanged.
+
+    An EMA generator averages weights and running statistics separately, so its statistics are
+    not those of its own activations; the trained generator's follow its last ~10 training
+    batches. Here each statistic becomes the plain mean, over `passes` training-mode passes of
+    `batch_size` fresh latents (and the balanced class grid of `default_labels`), of that
+    pass's batch statistic; nothing of the checkpoint's statistics remains. BatchNorm's update
+    is affine in the old value, s' = m s + (1 - m) b, so a pass from s = 0 gives (1 - m) b, and
+    the first pass, run again from s = 1, gives m. Any other collection (spectral-norm state) is
+    returned as restored."""
+    if "batch_stats" not in generator_vars:
+        raise UserError("this generator has no BatchNorm statistics to recalibrate")
+    if passes < 1 or batch_size < 2:
+        raise UserError(f"BatchNorm recalibration needs passes >= 1 and batch_size >= 2, not "
+                        f"{passes} and {batch_size}")
+    labels = default_labels(spec, batch_size)
+
+    @jax.jit
+    def update(stats, k):
+        z = sample_latents(spec, k, batch_size)
+        _, mutated = spec.generator.apply({**generator_vars, "batch_stats": stats}, z, labels,
+                                          train=True, mutable=MUTABLE)
+        return mutated["batch_stats"]
+
+    zeros = jax.tree.map(jnp.zeros_like, generator_vars["batch_stats"])
+    total = update(zeros, jax.random.fold_in(key, 0))
+    momentum = jax.tree.map(lambda s1, s0: s1 - s0,
+                            update(jax.tree.map(jnp.ones_like, zeros), jax.random.fold_in(key, 0)),
+                            total)
+    for i in range(1, passes):
+        total = jax.tree.map(jnp.add, total, update(zeros, jax.random.fold_in(key, i)))
+    stats = jax.tree.map(lambda t, m: t / (passes * (1.0 - m)), total, momentum)
+    return {**generator_vars, "batch_stats": stats}
+
+
 def phases(spec: Spec, step: int) -> tuple[str, ...]:
     """The discriminator alone on n_critic - 1 of every n_critic steps, then D and G."""
     return ("dg",) if step % spec.n_critic == spec.n_critic - 1 else ("d",)
