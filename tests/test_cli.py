@@ -11,15 +11,16 @@ import time
 
 import numpy as np
 import pytest
-from conftest import REPO
+from conftest import FAST_COMPILE_FLAG, REPO
 
 EXPERIMENTS = sorted(p.stem for p in (REPO / "experiments").glob("*.py"))
 SMOKE = f"--config={REPO / 'experiments' / 'dcgan_mnist.py'}:smoke"
 
 
 def run_cli(*args, env=None, timeout=300, check=True):
-    full_env = {**os.environ, **(env or {})}
-    full_env.pop("XLA_FLAGS", None) if env is None or "XLA_FLAGS" not in env else None
+    """`python -m ARGS` in the repo; one device and -O0 compiles (conftest) unless `env` sets
+    XLA_FLAGS itself."""
+    full_env = {**os.environ, "XLA_FLAGS": FAST_COMPILE_FLAG, **(env or {})}
     proc = subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True,
                           env=full_env, timeout=timeout, cwd=REPO)
     if check and proc.returncode != 0:

@@ -13,14 +13,10 @@ CGAN = f"--config={REPO / 'experiments' / 'cgan_mnist.py'}:smoke"
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("cgan")
-    workdir = root / "run"
+def run(tmp_path_factory, tiny_lenet):
+    workdir = tmp_path_factory.mktemp("cgan") / "run"
     run_cli("jaxgan.main", CGAN, f"--workdir={workdir}")
-    from jaxgan import classifier
-    classifier.run("mnist", out=str(root / "lenet"), max_train_examples=512, max_steps=5)
-    env = {"JAXGAN_CACHE_DIR": str(root / "cache")}
-    return workdir, root / "lenet", env
+    return workdir, *tiny_lenet
 
 
 def _images(path):

@@ -12,14 +12,10 @@ PROVENANCE = ("metric", "protocol", "value", "num_generated", "num_reference", "
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
-    root = tmp_path_factory.mktemp("eval")
-    workdir = root / "run"
+def setup(tmp_path_factory, tiny_lenet):
+    workdir = tmp_path_factory.mktemp("eval") / "run"
     run_cli("jaxgan.main", SMOKE, f"--workdir={workdir}")
-    from jaxgan import classifier
-    classifier.run("mnist", out=str(root / "lenet"), max_train_examples=512, max_steps=5)
-    env = {"JAXGAN_CACHE_DIR": str(root / "cache")}
-    return workdir, root / "lenet", env
+    return workdir, *tiny_lenet
 
 
 def _evaluate(workdir, classifier_dir, env, *extra, check=True):
@@ -101,6 +97,16 @@ def test_only_the_requested_steps(setup, tmp_path):
     assert records[2]["value"] != records[0]["value"]
     proc = _evaluate(copy, classifier_dir, env, "--steps=4", "--bn_recalibrate=-2", check=False)
     assert_one_line_error(proc, "--bn_recalibrate")
+    # Truncated latents (BigGAN's trick) are a generator of their own too.
+    _evaluate(copy, classifier_dir, env, "--metrics=is_lenet", "--steps=4", "--z_truncation=0.5")
+    records = [json.loads(line) for line in (copy / "eval" / "metrics.jsonl").open()]
+    assert [(r["generator"], r["truncation"]) for r in records[3:]] == [
+        ("params_z0.5", {"z_threshold": 0.5})]
+    assert records[3]["value"] != records[0]["value"]
+    for flag, words in (("--z_truncation=0", "threshold > 0"),
+                        ("--truncation_psi=0.7", "use --z_truncation")):
+        proc = _evaluate(copy, classifier_dir, env, "--steps=4", flag, check=False)
+        assert_one_line_error(proc, words)
 
 
 def test_reference_floor(setup, tmp_path):

@@ -1,6 +1,8 @@
 """The gan family's schedule pieces: n_critic phases, the EMA ramp, instance-noise annealing, and
 the config checks that catch a mistake before any compile."""
 
+import math
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -83,3 +85,17 @@ def test_batchnorm_recalibration_matches_the_activations_of_the_weights_sampled(
         gan.recalibrate_batch_stats(spec, {"params": g["params"]}, jax.random.key(1), 2, 8)
     with pytest.raises(UserError, match="passes"):
         gan.recalibrate_batch_stats(spec, g, jax.random.key(1), 0, 8)
+
+
+def test_truncated_latents_stay_inside_the_threshold():
+    spec = _spec(**{"model.latent_dim": 16})
+    z = np.asarray(gan.sample_latents(spec, jax.random.key(0), 4000, truncation=0.5))
+    chex.assert_shape(z, (4000, 16))
+    assert np.abs(z).max() <= 0.5
+    # Truncated N(0, 1) on [-0.5, 0.5]: variance 1 - 2 a phi(a) / (2 Phi(a) - 1) at a = 0.5.
+    a = 0.5
+    phi = np.exp(-a * a / 2) / np.sqrt(2 * np.pi)
+    mass = math.erf(a / np.sqrt(2))
+    np.testing.assert_allclose(z.var(), 1 - 2 * a * phi / mass, rtol=0.02)
+    plain = np.asarray(gan.sample_latents(spec, jax.random.key(0), 4000))
+    assert np.abs(plain).max() > 3

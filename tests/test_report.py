@@ -15,12 +15,21 @@ def test_last_step_per_generator_and_the_floor_ratio(tmp_path):
     records = [{"step": s, "generator": g, "metric": m, "value": v}
                for s in (1000, 2000) for g in ("ema", "params")
                for m, v in (("fid_lenet", s / 100 + (g == "params")), ("cas_lenet", 0.5))]
+    # Other protocols of the same metrics (60,000-sample CAS) stay out of the columns.
+    records += [{"step": 2000, "generator": "ema", "metric": "cas_lenet", "value": 0.9,
+                 "protocol": "cas_lenet_60k"},
+                {"step": 2000, "generator": "ema", "metric": "precision_lenet", "value": 0.7,
+                 "protocol": "pr_lenet"}]
     _write(run / "eval" / "metrics.jsonl", records)
-    _write(tmp_path / "floor.jsonl", [{"metric": "fid_lenet", "value": 0.5, "step": None}])
+    _write(tmp_path / "floor.jsonl", [
+        {"metric": "fid_lenet", "value": 0.5, "step": None},
+        {"metric": "cas_lenet", "value": 0.95, "protocol": "cas_lenet", "step": None},
+        {"metric": "cas_lenet", "value": 0.99, "protocol": "cas_lenet_60k", "step": None}])
     out = run_cli("jaxgan.report", f"--floor={tmp_path / 'floor.jsonl'}", str(run)).stdout
     lines = out.strip().splitlines()
     assert len(lines) == 2 + 1 + 2  # header, rule, floor, one row per generator
     assert "| my_run | ema | 2000 | 20.00 |" in out and "| 40× |" in out  # 20 / 0.5
+    assert "| 0.700 |" in out and "95.00%" in out and "90.00%" not in out and "99.00%" not in out
     assert "| my_run | params | 2000 | 21.00 |" in out and "50.00%" in out
     assert "1000" not in out
     proc = run_cli("jaxgan.report", str(tmp_path / "nope"), check=False)

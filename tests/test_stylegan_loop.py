@@ -173,6 +173,27 @@ def test_sample_rejects_unsupported_combinations(trained, tmp_path):
     assert_one_line_error(proc, "choose one of --interpolate and --style_mixing")
 
 
+def test_evaluator_scores_a_truncated_stylegan(trained, tiny_lenet, tmp_path):
+    # psi = 0 draws w_avg for every latent: one image 200 times, so is_lenet is exactly 1
+    # (every KL term of the score is 0); psi = 1 draws varied images.
+    classifier_dir, env = tiny_lenet
+    workdir = tmp_path / "run"
+    import shutil
+    shutil.copytree(trained, workdir)
+    for psi in ("0", "1"):
+        run_cli("jaxgan.evaluate", f"--workdir={workdir}", f"--classifier_dir={classifier_dir}",
+                "--num_samples=200", "--batch_size=100", "--metrics=is_lenet", "--steps=4",
+                f"--truncation_psi={psi}", env={**env, **FAST_COMPILE})
+    records = [json.loads(line) for line in (workdir / "eval" / "metrics.jsonl").open()]
+    assert [(r["generator"], r["truncation"]) for r in records] == [
+        ("ema_psi0", {"psi": 0.0}), ("ema_psi1", {"psi": 1.0})]
+    assert records[0]["value"] == pytest.approx(1.0, abs=1e-4)
+    assert records[1]["value"] > 1.0 + 1e-3
+    proc = run_cli("jaxgan.evaluate", f"--workdir={workdir}", f"--classifier_dir={classifier_dir}",
+                   "--steps=4", "--z_truncation=1", env={**env, **FAST_COMPILE}, check=False)
+    assert_one_line_error(proc, "use --truncation_psi")
+
+
 def test_mix_layers_split_coarse_middle_and_fine_styles():
     from jaxgan.sample import mix_layer_indices
     # The StyleGAN paper's split at 1024 px (18 ws): 4-8 px, 16-32 px, 64-1024 px.

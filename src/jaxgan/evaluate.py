@@ -3,10 +3,12 @@
     python -m jaxgan.evaluate --workdir=DIR [--metrics=fid_lenet,kid_lenet,is_lenet,pr_lenet]
         [--num_samples=10000] [--once]
     python -m jaxgan.evaluate --reference --dataset=mnist     # the real-data floor
+    python -m jaxgan.evaluate --workdir=DIR --steps=S --z_truncation=1.0   # (or --truncation_psi)
 
 Records (one JSON object per step and metric) are appended to DIR/eval/metrics.jsonl, with the
 provenance of every number: extractor and its weights' sha256, preprocessing, sample counts, the
-id of the cached reference statistics, the checkpoint step and the wall time. The JSONL is also
+id of the cached reference statistics, the checkpoint step, the generator scored (EMA or
+trained weights, recalibrated BatchNorm, truncation) and the wall time. The JSONL is also
 the job's memory: a restarted evaluator skips what is recorded, so killing it loses nothing.
 It never imports the training code and never writes into the checkpoints.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import os
 import sys
 import time
@@ -56,6 +59,13 @@ _BN_RECALIBRATE = flags.DEFINE_integer(
     "bn_recalibrate", 0, "Before scoring, re-estimate the generator's BatchNorm running statistics "
     "with N training-mode passes of --batch_size latents (weights unchanged; BigGAN's standing "
     "statistics). Records get generator 'ema_bnN' / 'params_bnN'. 0: as checkpointed.")
+_Z_TRUNCATION = flags.DEFINE_float(
+    "z_truncation", None, "gan family: score samples of z drawn from N(0, 1) truncated to "
+    "[-T, T] (BigGAN's truncation trick; trades recall for precision). Records get generator "
+    "'ema_zT'.")
+_PSI = flags.DEFINE_float(
+    "truncation_psi", None, "stylegan family: score samples of w_avg + psi * (w - w_avg) "
+    "(the StyleGAN truncation trick). Records get generator 'ema_psiP'.")
 _STEPS = flags.DEFINE_list(
     "steps", None, "Only these checkpoint steps (e.g. 3000 or 1000,3000); implies --once.")
 _GENERATOR = flags.DEFINE_enum(
@@ -193,7 +203,8 @@ def _records(protocol: str, result: dict[str, Any], provenance: dict[str, Any]):
 class Evaluator:
     def __init__(self, workdir: str, metric_names: str, num_samples: int, batch_size: int,
                  classifier_dir: str | None, inception: str | None, generator: str = "auto",
-                 bn_recalibrate: int = 0):
+                 bn_recalibrate: int = 0, z_truncation: float | None = None,
+                 truncation_psi: float | None = None):
         self.workdir, self.num_samples, self.batch_size = workdir, num_samples, batch_size
         self.config = load_config(workdir)
         self.metrics = resolve_metrics(metric_names)
@@ -214,11 +225,16 @@ class Evaluator:
                 raise UserError(f"--bn_recalibrate: this {self.config.model.name} generator has "
                                 "no BatchNorm statistics to recalibrate")
             self.generator_name += f"_bn{self.bn_recalibrate}"
+        self.truncation = self._truncation(z_truncation, truncation_psi)
+        if self.truncation:
+            (kind, value), = self.truncation.items()
+            self.generator_name += f"_{'z' if kind == 'z_threshold' else 'psi'}{value:g}"
         self.num_classes = int(getattr(self.spec, "num_classes", 0) or 0)
         if self.num_classes == 0 and any(m.reference == "test_split" for m in self.metrics):
             raise UserError("cas_lenet (classification accuracy score) needs a class-conditional "
                             "model (model.num_classes > 0)")
-        self.generate = jax.jit(lambda v, z, y: self.family.generate(self.spec, v, z, y))
+        psi = {"truncation_psi": truncation_psi} if truncation_psi is not None else {}
+        self.generate = jax.jit(lambda v, z, y: self.family.generate(self.spec, v, z, y, **psi))
         self.records = RecordFile(os.path.join(workdir, "eval", "metrics.jsonl"))
         self.checkpoints = Checkpointer(workdir, keep=1, read_only=True)
         self._tb = None
@@ -234,6 +250,29 @@ class Evaluator:
             self.references[kind] = reference_outputs(
                 extractor, ds.name, ds.split, ds.data_dir or None, ds.tfds_dir or None)
 
+    def _truncation(self, z_threshold: float | None, psi: float | None) -> dict[str, float] | None:
+        """The truncation trick asked for, as recorded in the provenance, or None."""
+        family = self.config.family
+        if z_threshold is not None and psi is not None:
+            raise UserError("--z_truncation (gan family) and --truncation_psi (stylegan) "
+                            "exclude each other")
+        if z_threshold is not None:
+            if family != "gan":
+                raise UserError(f"--z_truncation applies to the gan family's N(0, I) latents; "
+                                f"this is a {family} model: use --truncation_psi")
+            if not (math.isfinite(z_threshold) and z_threshold > 0):
+                raise UserError(f"--z_truncation takes a threshold > 0 (e.g. 1.0), not "
+                                f"{z_threshold}")
+            return {"z_threshold": float(z_threshold)}
+        if psi is not None:
+            if family != "stylegan":
+                raise UserError(f"--truncation_psi applies to StyleGAN's w; this is a {family} "
+                                "model: use --z_truncation")
+            if not math.isfinite(psi):
+                raise UserError(f"--truncation_psi takes a number (e.g. 0.7), not {psi}")
+            return {"psi": float(psi)}
+        return None
+
     def pending(self, steps: list[int]) -> list[int]:
         return [s for s in steps
                 if not all(self.records.done(s, m.name, self.generator_name) for m in self.metrics)]
@@ -247,7 +286,12 @@ class Evaluator:
         labels = (np.arange(count + self.batch_size, dtype=np.int32) % self.num_classes
                   if self.num_classes else None)
         for i, start in enumerate(range(0, count, self.batch_size)):
-            z = self.family.sample_latents(self.spec, jax.random.fold_in(key, i), self.batch_size)
+            subkey = jax.random.fold_in(key, i)
+            if self.truncation and "z_threshold" in self.truncation:
+                z = self.family.sample_latents(self.spec, subkey, self.batch_size,
+                                               truncation=self.truncation["z_threshold"])
+            else:
+                z = self.family.sample_latents(self.spec, subkey, self.batch_size)
             y = None if labels is None else labels[start:start + self.batch_size]
             batches.append(np.asarray(self.generate(generator_vars, z, y)))
         return np.concatenate(batches)[:count], None if labels is None else labels[:count]
@@ -285,6 +329,7 @@ class Evaluator:
                     "bn_recalibration": ({"passes": self.bn_recalibrate,
                                           "batch_size": self.batch_size}
                                          if self.bn_recalibrate else None),
+                    "truncation": self.truncation,
                     "labels": "balanced" if self.num_classes else None,
                     "eval_seed": EVAL_SEED,
                     "wall_time": time.time(), "seconds": round(time.time() - started, 2),
@@ -390,7 +435,7 @@ def main(argv: list[str]) -> None:
         raise UserError("--workdir is required (or --reference --dataset=NAME)")
     evaluator = Evaluator(_WORKDIR.value, _METRICS.value, _NUM_SAMPLES.value, _BATCH.value,
                           _CLASSIFIER.value, _INCEPTION.value, _GENERATOR.value,
-                          _BN_RECALIBRATE.value)
+                          _BN_RECALIBRATE.value, _Z_TRUNCATION.value, _PSI.value)
     try:
         only_steps = None if _STEPS.value is None else [int(s) for s in _STEPS.value]
     except ValueError:

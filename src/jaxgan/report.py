@@ -30,19 +30,26 @@ def _read(path: str) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
+def _default_protocol(record: dict) -> bool:
+    """The columns are the default protocols (10,000 samples); `cas_lenet_60k` or `is_lenet_1k`
+    record the same metric names and are left out rather than mixed in."""
+    protocol = record.get("protocol", record["metric"])
+    return protocol == record["metric"] or protocol == "pr_" + record["metric"].split("_", 1)[1]
+
+
 def rows(run_dirs: list[str], floor: str | None, all_steps: bool) -> list[str]:
     header = ["run", "generator", "step", *(label for _, label, _ in COLUMNS), "fid ratio"]
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     floor_fid = None
     table: list[tuple[str, str, str, dict]] = []
     if floor:
-        values = {r["metric"]: r["value"] for r in _read(floor)}
+        values = {r["metric"]: r["value"] for r in _read(floor) if _default_protocol(r)}
         floor_fid = values.get("fid_lenet")
         table.append(("real-data floor (test vs train)", "", "", values))
     for run in run_dirs:
         records = _read(os.path.join(run, "eval", "metrics.jsonl"))
         groups: dict[tuple[str, int], dict] = {}
-        for r in records:
+        for r in filter(_default_protocol, records):
             groups.setdefault((r.get("generator", "params"), r["step"]), {})[r["metric"]] = \
                 r["value"]
         for generator in sorted({g for g, _ in groups}):

@@ -162,8 +162,14 @@ def init(spec: Spec, seed: jax.Array) -> TrainState:
     return initial_state(run_key, g_vars, d_vars, spec.g_tx, spec.d_tx, ema=bool(spec.ema_decay))
 
 
-def sample_latents(spec: Spec, key: jax.Array, num: int) -> jax.Array:
-    return jax.random.normal(key, (num, spec.latent_dim), jnp.float32)
+def sample_latents(spec: Spec, key: jax.Array, num: int,
+                   truncation: float | None = None) -> jax.Array:
+    """z ~ N(0, I); with `truncation` t, each coordinate from N(0, 1) restricted to [-t, t]
+    (BigGAN's truncation trick, Brock et al. 2019: fidelity for variety)."""
+    shape = (num, spec.latent_dim)
+    if truncation is None:
+        return jax.random.normal(key, shape, jnp.float32)
+    return jax.random.truncated_normal(key, -truncation, truncation, shape, jnp.float32)
 
 
 def default_labels(spec: Spec, num: int) -> jax.Array | None:
