@@ -4,9 +4,8 @@
 The runs are `stylegan.py:smoke` with both lazy regularizers every 2 steps, so that steps 2-3
 (after a resume at step 2) run G_reg and D_reg. In-process they train on 8x8 images (the
 smallest StyleGAN2) from a folder written here; the CLI trains on MNIST at 32x32. Compilation is
-most of the time: every program here is compiled with LLVM at -O0, ~3x faster for these tiny
-programs (runs are compared only with runs compiled the same way), and the CLI commands share
-their compiles through the XLA cache set in conftest.
+most of the time: like every test program, these are compiled at -O0 (conftest), and the CLI
+commands share their compiles through the XLA cache set in conftest.
 """
 
 import json
@@ -21,21 +20,11 @@ from test_cli import assert_one_line_error, run_cli
 
 from jaxgan import train
 from jaxgan.families import stylegan
-from jaxgan.models import layers
 
 EXPERIMENT = f"--config={REPO / 'experiments' / 'stylegan.py'}:smoke"
 REG_EVERY_2 = {"loss.g_reg_interval": 2, "loss.d_reg_interval": 2}
 FLAGS = [f"--config.{k}={v}" for k, v in REG_EVERY_2.items()]
-FAST_COMPILE = {"XLA_FLAGS": "--xla_backend_optimization_level=0"}
 PAD = 2  # images.grid's padding
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _fast_compiles():
-    options = {**layers.compiler_options("cpu"), "xla_backend_optimization_level": 0}
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(layers, "compiler_options", lambda backend: options)
-        yield
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +91,7 @@ def test_four_device_mesh_matches_one_device(straight, image_folder, tmp_path):
 def trained(tmp_path_factory):
     """One smoke run of the real CLI (1 device), shared by the checks below."""
     workdir = tmp_path_factory.mktemp("stylegan_cli") / "run"
-    run_cli("jaxgan.main", EXPERIMENT, f"--workdir={workdir}", *FLAGS, env=FAST_COMPILE)
+    run_cli("jaxgan.main", EXPERIMENT, f"--workdir={workdir}", *FLAGS)
     return workdir
 
 
@@ -125,7 +114,7 @@ def test_cli_trains_then_samples_truncation_sweeps_and_style_mixing(trained, tmp
 
     sweep = tmp_path / "sweep.png"
     proc = run_cli("jaxgan.sample", f"--workdir={workdir}", "--truncation_sweep=1,0.5,0",
-                   "--rows=3,4,5", f"--out={sweep}", env=FAST_COMPILE)
+                   "--rows=3,4,5", f"--out={sweep}")
     assert "9 images from step 4" in proc.stdout
     sweep = _cells(sweep, rows=3, columns=3)
     assert np.all(sweep[:, 2] == sweep[0, 2])  # psi = 0: every seed draws the mean image
@@ -133,7 +122,7 @@ def test_cli_trains_then_samples_truncation_sweeps_and_style_mixing(trained, tmp
 
     mixing = tmp_path / "mixing.png"  # --mix_layers=0-7: all 8 ws of a 32 px model
     run_cli("jaxgan.sample", f"--workdir={workdir}", "--style_mixing", "--rows=3,4",
-            "--columns=7-10", "--mix_layers=0-7", f"--out={mixing}", env=FAST_COMPILE)
+            "--columns=7-10", "--mix_layers=0-7", f"--out={mixing}")
     mixing = _cells(mixing, rows=3, columns=5)
     assert np.all(mixing[0, 0] == 255)  # the blank corner
     assert np.abs(mixing[1:, 0] - sweep[:2, 0]).max() <= 1  # row sources: seeds 3, 4, psi 1
@@ -141,7 +130,7 @@ def test_cli_trains_then_samples_truncation_sweeps_and_style_mixing(trained, tmp
     assert np.abs(mixing[1:, 1:] - mixing[:1, 1:]).max() <= 1
     coarse = tmp_path / "coarse.png"
     run_cli("jaxgan.sample", f"--workdir={workdir}", "--style_mixing", "--rows=3,4",
-            "--columns=7-10", "--mix_layers=coarse", f"--out={coarse}", env=FAST_COMPILE)
+            "--columns=7-10", "--mix_layers=coarse", f"--out={coarse}")
     coarse = _cells(coarse, rows=3, columns=5)
     np.testing.assert_array_equal(coarse[0], mixing[0])
     np.testing.assert_array_equal(coarse[:, 0], mixing[:, 0])
@@ -169,7 +158,7 @@ def test_sample_rejects_unsupported_combinations(trained, tmp_path):
             sample.sample(str(trained), out=out, seed=0, step=None, **options)
     # The command line says it in one line.
     proc = run_cli("jaxgan.sample", f"--workdir={trained}", "--style_mixing", "--interpolate",
-                   f"--out={out}", env=FAST_COMPILE, check=False)
+                   f"--out={out}", check=False)
     assert_one_line_error(proc, "choose one of --interpolate and --style_mixing")
 
 
@@ -183,14 +172,14 @@ def test_evaluator_scores_a_truncated_stylegan(trained, tiny_lenet, tmp_path):
     for psi in ("0", "1"):
         run_cli("jaxgan.evaluate", f"--workdir={workdir}", f"--classifier_dir={classifier_dir}",
                 "--num_samples=200", "--batch_size=100", "--metrics=is_lenet", "--steps=4",
-                f"--truncation_psi={psi}", env={**env, **FAST_COMPILE})
+                f"--truncation_psi={psi}", env=env)
     records = [json.loads(line) for line in (workdir / "eval" / "metrics.jsonl").open()]
     assert [(r["generator"], r["truncation"]) for r in records] == [
         ("ema_psi0", {"psi": 0.0}), ("ema_psi1", {"psi": 1.0})]
     assert records[0]["value"] == pytest.approx(1.0, abs=1e-4)
     assert records[1]["value"] > 1.0 + 1e-3
     proc = run_cli("jaxgan.evaluate", f"--workdir={workdir}", f"--classifier_dir={classifier_dir}",
-                   "--steps=4", "--z_truncation=1", env={**env, **FAST_COMPILE}, check=False)
+                   "--steps=4", "--z_truncation=1", env=env, check=False)
     assert_one_line_error(proc, "use --truncation_psi")
 
 
@@ -207,8 +196,7 @@ def test_mix_layers_split_coarse_middle_and_fine_styles():
 
 
 def test_cli_dry_run(trained, tmp_path):
-    proc = run_cli("jaxgan.main", EXPERIMENT, f"--workdir={tmp_path}", "--dry_run", *FLAGS,
-                   env=FAST_COMPILE)
+    proc = run_cli("jaxgan.main", EXPERIMENT, f"--workdir={tmp_path}", "--dry_run", *FLAGS)
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["phases"] == ["D_main", "D_reg", "G_ema", "G_main", "G_reg"]
     assert summary["params/generator"] > 0 and summary["step_gflop"] > 0

@@ -226,15 +226,19 @@ class Evaluator:
                                 "no BatchNorm statistics to recalibrate")
             self.generator_name += f"_bn{self.bn_recalibrate}"
         self.truncation = self._truncation(z_truncation, truncation_psi)
-        if self.truncation:
-            (kind, value), = self.truncation.items()
-            self.generator_name += f"_{'z' if kind == 'z_threshold' else 'psi'}{value:g}"
+        if z_truncation is not None:
+            self.generator_name += f"_z{z_truncation:g}"
+        if truncation_psi is not None:
+            self.generator_name += f"_psi{truncation_psi:g}"
+        # Keyword arguments of family.sample_latents and family.generate.
+        self.latent_options = {} if z_truncation is None else {"truncation": z_truncation}
+        generate_options = {} if truncation_psi is None else {"truncation_psi": truncation_psi}
         self.num_classes = int(getattr(self.spec, "num_classes", 0) or 0)
         if self.num_classes == 0 and any(m.reference == "test_split" for m in self.metrics):
             raise UserError("cas_lenet (classification accuracy score) needs a class-conditional "
                             "model (model.num_classes > 0)")
-        psi = {"truncation_psi": truncation_psi} if truncation_psi is not None else {}
-        self.generate = jax.jit(lambda v, z, y: self.family.generate(self.spec, v, z, y, **psi))
+        self.generate = jax.jit(
+            lambda v, z, y: self.family.generate(self.spec, v, z, y, **generate_options))
         self.records = RecordFile(os.path.join(workdir, "eval", "metrics.jsonl"))
         self.checkpoints = Checkpointer(workdir, keep=1, read_only=True)
         self._tb = None
@@ -286,12 +290,8 @@ class Evaluator:
         labels = (np.arange(count + self.batch_size, dtype=np.int32) % self.num_classes
                   if self.num_classes else None)
         for i, start in enumerate(range(0, count, self.batch_size)):
-            subkey = jax.random.fold_in(key, i)
-            if self.truncation and "z_threshold" in self.truncation:
-                z = self.family.sample_latents(self.spec, subkey, self.batch_size,
-                                               truncation=self.truncation["z_threshold"])
-            else:
-                z = self.family.sample_latents(self.spec, subkey, self.batch_size)
+            z = self.family.sample_latents(self.spec, jax.random.fold_in(key, i), self.batch_size,
+                                           **self.latent_options)
             y = None if labels is None else labels[start:start + self.batch_size]
             batches.append(np.asarray(self.generate(generator_vars, z, y)))
         return np.concatenate(batches)[:count], None if labels is None else labels[:count]

@@ -34,7 +34,8 @@ def _default_protocol(record: dict) -> bool:
     """The columns are the default protocols (10,000 samples); `cas_lenet_60k` or `is_lenet_1k`
     record the same metric names and are left out rather than mixed in."""
     protocol = record.get("protocol", record["metric"])
-    return protocol == record["metric"] or protocol == "pr_" + record["metric"].split("_", 1)[1]
+    extractor = record["metric"].partition("_")[2]  # precision_lenet -> pr_lenet
+    return protocol in (record["metric"], f"pr_{extractor}")
 
 
 def rows(run_dirs: list[str], floor: str | None, all_steps: bool) -> list[str]:
