@@ -1,5 +1,7 @@
 """Test set-up: a 4-device CPU backend in this process, one tfds directory and one XLA
-compilation cache per test session (shared with the CLI subprocesses the tests start)."""
+compilation cache per test session (shared with the CLI subprocesses the tests start, and with
+the pytest-xdist workers: the controller loads this file first and the workers inherit its
+environment; `jaxgan.filelock` makes the one-time work happen once)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,9 @@ import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
-_SESSION_DIR = pathlib.Path(tempfile.mkdtemp(prefix="jaxgan-tests-"))
+if "JAXGAN_TEST_SESSION_DIR" not in os.environ:  # set once, by the controller
+    os.environ["JAXGAN_TEST_SESSION_DIR"] = tempfile.mkdtemp(prefix="jaxgan-tests-")
+_SESSION_DIR = pathlib.Path(os.environ["JAXGAN_TEST_SESSION_DIR"])
 os.environ.setdefault("JAXGAN_TFDS_DIR", str(_SESSION_DIR / "tfds"))
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(_SESSION_DIR / "xla_cache"))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
@@ -24,7 +28,8 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 # the evaluator's reference statistics: 53 -> 61 s). Numbers are compared only between programs
 # compiled the same way. The benchmarks, not the tests, measure speed.
 FAST_COMPILE_FLAG = "--xla_backend_optimization_level=0"
-os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {FAST_COMPILE_FLAG}".strip()
+if FAST_COMPILE_FLAG not in os.environ.get("XLA_FLAGS", ""):  # workers inherit it
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {FAST_COMPILE_FLAG}".strip()
 
 import chex  # only now: jax reads the cache settings above when first imported
 
@@ -56,4 +61,6 @@ def tiny_lenet(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("tiny_lenet")
     classifier.run("mnist", out=str(root / "lenet"), max_train_examples=512, max_steps=5)
-    return root / "lenet", {"JAXGAN_CACHE_DIR": str(root / "cache")}
+    # Deterministic training: every xdist worker builds the same weights (same sha256), so the
+    # reference statistics in the shared cache are computed once for the whole run.
+    return root / "lenet", {"JAXGAN_CACHE_DIR": str(_SESSION_DIR / "evaluator_cache")}

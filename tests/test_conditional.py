@@ -44,15 +44,17 @@ def test_sample_one_class_and_a_class_grid(run, tmp_path):
 def test_cas_and_both_generators_are_recorded(run):
     workdir, classifier_dir, env = run
     common = [f"--workdir={workdir}", f"--classifier_dir={classifier_dir}", "--num_samples=200",
-              "--batch_size=100", "--steps=4", "--metrics=cas_lenet,is_lenet"]
+              "--batch_size=100", "--steps=4", "--metrics=cas_lenet,is_lenet,gantest_lenet"]
     run_cli("jaxgan.evaluate", *common, env=env)
     run_cli("jaxgan.evaluate", *common, "--generator=params", env=env)
     records = [json.loads(line) for line in (workdir / "eval" / "metrics.jsonl").open()]
     by_key = {(r["step"], r["metric"], r["generator"]): r for r in records}
-    assert len(by_key) == len(records) == 2 * 2  # step 4 x 2 metrics x 2 generators
+    assert len(by_key) == len(records) == 3 * 2  # step 4 x 3 metrics x 2 generators
     cas = by_key[(4, "cas_lenet", "ema")]
     assert 0.0 <= cas["value"] <= 1.0 and cas["labels"] == "balanced"
     assert cas["num_generated"] == 200 and cas["num_reference"] == 10000  # the real test split
+    gan_test = by_key[(4, "gantest_lenet", "ema")]
+    assert 0.0 <= gan_test["value"] <= 1.0 and gan_test["num_generated"] == 200
     # The EMA generator (decay 0.9 over 4 steps) is not the trained one: different scores.
     assert by_key[(4, "is_lenet", "ema")]["value"] != by_key[(4, "is_lenet", "params")]["value"]
 
@@ -61,9 +63,10 @@ def test_cas_needs_a_conditional_model(tmp_path):
     workdir = tmp_path / "run"
     run_cli("jaxgan.main", f"--config={REPO / 'experiments' / 'dcgan_mnist.py'}:smoke",
             f"--workdir={workdir}", "--config.num_train_steps=2")
-    proc = run_cli("jaxgan.evaluate", f"--workdir={workdir}", "--metrics=cas_lenet", "--once",
-                   check=False)
-    assert_one_line_error(proc, "class-conditional")
+    for metric in ("cas_lenet", "gantest_lenet"):
+        proc = run_cli("jaxgan.evaluate", f"--workdir={workdir}", f"--metrics={metric}",
+                       "--once", check=False)
+        assert_one_line_error(proc, "class-conditional")
     proc = run_cli("jaxgan.sample", f"--workdir={workdir}", "--class=1",
                    f"--out={tmp_path / 'x.png'}", check=False)
     assert_one_line_error(proc, "class-conditional")

@@ -6,6 +6,8 @@ import os
 import pytest
 from test_cli import SMOKE, assert_one_line_error, run_cli
 
+from jaxgan import classifier
+
 PROVENANCE = ("metric", "protocol", "value", "num_generated", "num_reference", "extractor",
               "extractor_sha256", "preprocessing", "reference_id", "checkpoint_step",
               "wall_time", "step")
@@ -112,10 +114,15 @@ def test_only_the_requested_steps(setup, tmp_path):
 def test_reference_floor(setup, tmp_path):
     _, classifier_dir, env = setup
     out = tmp_path / "floor.jsonl"
-    run_cli("jaxgan.evaluate", "--reference", "--dataset=mnist", "--metrics=fid_lenet,is_lenet",
-            f"--classifier_dir={classifier_dir}", f"--out={out}", env=env)
+    run_cli("jaxgan.evaluate", "--reference", "--dataset=mnist",
+            "--metrics=fid_lenet,is_lenet,gantest_lenet", f"--classifier_dir={classifier_dir}",
+            f"--out={out}", env=env)
     records = {r["metric"]: r for r in map(json.loads, out.read_text().splitlines())}
-    assert set(records) == {"fid_lenet", "is_lenet"}
+    assert set(records) == {"fid_lenet", "is_lenet", "gantest_lenet"}
+    # GAN-test of the real test split against its own labels is the classifier's test accuracy.
+    meta = json.loads((classifier_dir / classifier.META_FILE).read_text())
+    assert records["gantest_lenet"]["value"] == pytest.approx(meta["test_accuracy"], abs=2e-4)
+    assert records["gantest_lenet"]["num_generated"] == 10000
     assert records["fid_lenet"]["num_generated"] == 10000
     assert records["fid_lenet"]["num_reference"] == 60000
     assert records["fid_lenet"]["kind"] == "real_data_floor"

@@ -246,3 +246,9 @@ def test_registry_compute_functions():
     logits = 30.0 * np.eye(10)[np.arange(200) % 10]  # confident, balanced
     score = metrics.get_metric("is_lenet").compute(logits, None)
     assert score["is_lenet"] == pytest.approx(10.0, rel=1e-6)
+    # GAN-test: accuracy of the real-data classifier against the requested labels.
+    labels = np.arange(200) % 10
+    labels[:30] = (labels[:30] + 1) % 10  # 30 of 200 drawn as the wrong class
+    gan_test = metrics.get_metric("gantest_lenet")
+    assert gan_test.conditional and gan_test.compute((logits, labels), None) == {
+        "gantest_lenet": pytest.approx(170 / 200, abs=1e-12)}

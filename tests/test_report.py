@@ -14,7 +14,8 @@ def test_last_step_per_generator_and_the_floor_ratio(tmp_path):
     run = tmp_path / "my_run"
     records = [{"step": s, "generator": g, "metric": m, "value": v}
                for s in (1000, 2000) for g in ("ema", "params")
-               for m, v in (("fid_lenet", s / 100 + (g == "params")), ("cas_lenet", 0.5))]
+               for m, v in (("fid_lenet", s / 100 + (g == "params")), ("cas_lenet", 0.5),
+                                ("gantest_lenet", 0.875))]
     # Other protocols of the same metrics (60,000-sample CAS) stay out of the columns.
     records += [{"step": 2000, "generator": "ema", "metric": "cas_lenet", "value": 0.9,
                  "protocol": "cas_lenet_60k"},
@@ -31,6 +32,7 @@ def test_last_step_per_generator_and_the_floor_ratio(tmp_path):
     assert "| my_run | ema | 2000 | 20.00 |" in out and "| 40× |" in out  # 20 / 0.5
     assert "| 0.700 |" in out and "95.00%" in out and "90.00%" not in out and "99.00%" not in out
     assert "| my_run | params | 2000 | 21.00 |" in out and "50.00%" in out
+    assert "| 87.50% |" in out  # GAN-test, its own column
     assert "1000" not in out
     proc = run_cli("jaxgan.report", str(tmp_path / "nope"), check=False)
     assert_one_line_error(proc, "not found")

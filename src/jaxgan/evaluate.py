@@ -28,7 +28,7 @@ import jax
 import numpy as np
 from absl import flags
 
-from jaxgan import cli, families
+from jaxgan import cli, families, filelock
 from jaxgan.checkpoint import Checkpointer, generator_item, load_config, restore_generator
 from jaxgan.errors import UserError
 from jaxgan.metrics import load_extractor, resolve_metrics
@@ -98,17 +98,24 @@ def reference_outputs(extractor, dataset: str, split: str, data_dir: str | None,
     }, sort_keys=True)
     ref_id = hashlib.sha256(key.encode()).hexdigest()[:16]
     path = os.path.join(cache_dir(), f"{ref_id}.npz")
-    if os.path.isfile(path):
+
+    def cached():
         with np.load(path, allow_pickle=False) as archive:
             return ref_id, {**{name: archive[name] for name in archive.files},
                             "test_split": test_split}
-    features, logits = extractor(images)
-    mu, sigma = feature_stats(features)
-    outputs = {"features": features, "logits": logits, "mu": mu, "sigma": sigma}
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp.npz"
-    np.savez(tmp, **outputs)
-    os.replace(tmp, path)  # atomic: a killed job leaves no half-written cache
+
+    if os.path.isfile(path):
+        return cached()
+    # Evaluators that start together compute the statistics once: the others wait and read them.
+    with filelock.exclusive(f"{path}.lock"):
+        if os.path.isfile(path):
+            return cached()
+        features, logits = extractor(images)
+        mu, sigma = feature_stats(features)
+        outputs = {"features": features, "logits": logits, "mu": mu, "sigma": sigma}
+        tmp = f"{path}.{os.getpid()}.tmp.npz"
+        np.savez(tmp, **outputs)
+        os.replace(tmp, path)  # atomic: a killed job leaves no half-written cache
     return ref_id, {**outputs, "test_split": test_split}
 
 
@@ -130,7 +137,7 @@ def score(metrics, fake: dict[str, np.ndarray], reference: dict[str, np.ndarray]
         else:
             ref, num_ref = None, 0
         outputs = fake[metric.output]
-        if metric.output == "labelled_images":
+        if isinstance(outputs, tuple):  # (images or logits, requested labels)
             outputs = tuple(a[:count] for a in outputs)
             num_generated = min(count, len(outputs[0]))
         else:
@@ -234,9 +241,11 @@ class Evaluator:
         self.latent_options = {} if z_truncation is None else {"truncation": z_truncation}
         generate_options = {} if truncation_psi is None else {"truncation_psi": truncation_psi}
         self.num_classes = int(getattr(self.spec, "num_classes", 0) or 0)
-        if self.num_classes == 0 and any(m.reference == "test_split" for m in self.metrics):
-            raise UserError("cas_lenet (classification accuracy score) needs a class-conditional "
-                            "model (model.num_classes > 0)")
+        conditional = [m.name for m in self.metrics if m.conditional]
+        if self.num_classes == 0 and conditional:
+            raise UserError(f"{', '.join(conditional)} score(s) generated images against their "
+                            "requested labels and need a class-conditional model "
+                            "(model.num_classes > 0)")
         self.generate = jax.jit(
             lambda v, z, y: self.family.generate(self.spec, v, z, y, **generate_options))
         self.records = RecordFile(os.path.join(workdir, "eval", "metrics.jsonl"))
@@ -317,7 +326,8 @@ class Evaluator:
             features, logits = extractor(images)
             ref_id, reference = self.references[kind]
             results = score(metrics, {"features": features, "logits": logits,
-                                      "labelled_images": (images, labels)}, reference,
+                                      "labelled_images": (images, labels),
+                                      "labelled_logits": (logits, labels)}, reference,
                             self.num_samples)
             for name, result in results.items():
                 provenance = {
@@ -393,7 +403,7 @@ def reference_floor(dataset: str, metric_names: str, data_dir: str | None,
         extractor = load_extractor(kind, dataset=dataset, classifier_path=classifier_dir,
                                    inception_weights=inception)
         ref_id, reference = reference_outputs(extractor, dataset, "train", data_dir, None)
-        test_images, _ = load_idx_arrays(dataset, "test", data_dir)
+        test_images, test_labels = load_idx_arrays(dataset, "test", data_dir)
         features, logits = extractor(test_images)
         # The CAS ceiling: the same recipe trained on as many real training images.
         # As many as the largest count asked for (`cas_lenet_60k` -> 60,000; score() then takes
@@ -404,7 +414,8 @@ def reference_floor(dataset: str, metric_names: str, data_dir: str | None,
                          train_labels[:count])
         results = score([m for m in metrics if m.extractor == kind],
                         {"features": features, "logits": logits,
-                         "labelled_images": real_labelled}, reference, num_samples)
+                         "labelled_images": real_labelled,
+                         "labelled_logits": (logits, test_labels)}, reference, num_samples)
         for name, result in results.items():
             provenance = {
                 "step": None, "kind": "real_data_floor", "generated": f"{dataset}/test",

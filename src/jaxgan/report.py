@@ -17,7 +17,8 @@ from jaxgan.errors import UserError
 
 COLUMNS = (("fid_lenet", "fid_lenet", "{:.2f}"), ("kid_lenet", "kid_lenet", "{:.2f}"),
            ("is_lenet", "is_lenet", "{:.2f}"), ("precision_lenet", "precision", "{:.3f}"),
-           ("recall_lenet", "recall", "{:.3f}"), ("cas_lenet", "CAS", "{:.2%}"))
+           ("recall_lenet", "recall", "{:.3f}"), ("cas_lenet", "CAS", "{:.2%}"),
+           ("gantest_lenet", "GAN-test", "{:.2%}"))
 
 _FLOOR = flags.DEFINE_string("floor", None, "JSONL of `evaluate --reference --out=...`.")
 _ALL = flags.DEFINE_bool("all_steps", False, "A row for every evaluated step, not just the last.")

@@ -11,6 +11,7 @@ from typing import Protocol
 
 import numpy as np
 
+from jaxgan import filelock
 from jaxgan.errors import UserError
 
 IDX_DATASETS = ("mnist", "fashion_mnist")
@@ -92,14 +93,18 @@ def prepare_idx_dataset(name: str, data_dir: str | None, tfds_dir: str | None = 
     import tensorflow_datasets as tfds
 
     tfds_dir = tfds_dir or default_tfds_dir()
-    builder = _tfds_builder(name, tfds_dir)
-    if builder.is_prepared():
+    if _tfds_builder(name, tfds_dir).is_prepared():
         return
     source_dir = resolve_idx_dir(name, data_dir)
-    logging.info("preparing %s from %s into %s (once)", name, source_dir, tfds_dir)
-    builder.download_and_prepare(
-        download_config=tfds.download.DownloadConfig(manual_dir=str(source_dir))
-    )
+    # One process prepares; the others wait, then find it prepared.
+    with filelock.exclusive(os.path.join(tfds_dir, f".{name}.prepare.lock")):
+        builder = _tfds_builder(name, tfds_dir)
+        if builder.is_prepared():
+            return
+        logging.info("preparing %s from %s into %s (once)", name, source_dir, tfds_dir)
+        builder.download_and_prepare(
+            download_config=tfds.download.DownloadConfig(manual_dir=str(source_dir))
+        )
 
 
 def load_idx_arrays(

@@ -32,12 +32,15 @@ class Metric:
 
     name: str  # canonical protocol name, e.g. "fid_lenet" or "fid_inception_50k"
     extractor: str  # "lenet" (jaxgan's domain classifier) or "inception" (FID InceptionV3)
-    output: str  # what it reads: extractor "features" or "logits", or "labelled_images"
+    # What it reads: extractor "features" or "logits", or, with the requested labels,
+    # "labelled_images" = (images, labels) or "labelled_logits" = (logits, labels).
+    output: str
     # What it needs of the real set: "stats" = (mu, sigma), "features", "none", or "test_split" =
     # (uint8 test images, test labels, dataset name).
     reference: str
     compute: Callable[[np.ndarray, Any], dict[str, float]]
     num_samples: int | None = None  # from a `_<count>k` suffix; None = the evaluator's default
+    conditional: bool = False  # needs requested labels: a class-conditional model
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -91,6 +94,18 @@ def _cas(fake_labelled, test_split):
     return {"cas_lenet": accuracy(config.model(), params, test_images, test_labels)}
 
 
+def _gan_test(fake_labelled_logits, _):
+    """GAN-test (Shmelkov et al. 2018, "How good is my GAN?"): the accuracy of the domain
+    classifier trained on real images, on generated images against the labels they were asked
+    for. Near the classifier's real test accuracy when the generator draws the requested class
+    recognisably; it cannot see diversity (one perfect image per class scores 100 %), which is
+    what CAS adds. Read together: a CAS gap with a high GAN-test is missing variety, not wrong
+    labels."""
+    logits, labels = fake_labelled_logits
+    predicted = np.argmax(np.asarray(logits), axis=1)
+    return {"gantest_lenet": float(np.mean(predicted == np.asarray(labels)))}
+
+
 def _base_metrics() -> dict[str, Metric]:
     metrics = {}
     for ext in EXTRACTORS:
@@ -101,7 +116,10 @@ def _base_metrics() -> dict[str, Metric]:
             Metric(f"pr_{ext}", ext, "features", "features", _pr(ext)),
         ):
             metrics[metric.name] = metric
-    metrics["cas_lenet"] = Metric("cas_lenet", "lenet", "labelled_images", "test_split", _cas)
+    metrics["cas_lenet"] = Metric("cas_lenet", "lenet", "labelled_images", "test_split", _cas,
+                                  conditional=True)
+    metrics["gantest_lenet"] = Metric("gantest_lenet", "lenet", "labelled_logits", "none",
+                                      _gan_test, conditional=True)
     return metrics
 
 
