@@ -3,6 +3,11 @@
 import subprocess
 import sys
 
+import pytest
+
+from jaxgan import filelock
+from jaxgan.errors import UserError
+
 _WORKER = """
 import sys, time
 from jaxgan import filelock
@@ -22,3 +27,11 @@ def test_two_processes_take_turns(tmp_path):
     # Each process's "in" is followed by its own "out": the 0.3 s inside never overlap.
     assert sorted(lines) == ["a in", "a out", "b in", "b out"]
     assert lines[0].split()[0] == lines[1].split()[0] and lines[2].split()[0] == lines[3].split()[0]
+
+
+def test_an_unusable_lock_path_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "not_a_dir"
+    blocker.write_text("")
+    lock = filelock.exclusive(str(blocker / "x.lock"))
+    with pytest.raises(UserError, match="cannot create the lock file .*must be writable"):
+        lock.__enter__()

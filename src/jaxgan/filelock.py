@@ -13,6 +13,8 @@ import contextlib
 import os
 from collections.abc import Iterator
 
+from jaxgan.errors import UserError
+
 try:
     import fcntl
 except ImportError:  # Windows: no advisory locks; concurrent first runs may repeat the work
@@ -22,8 +24,13 @@ except ImportError:  # Windows: no advisory locks; concurrent first runs may rep
 @contextlib.contextmanager
 def exclusive(path: str) -> Iterator[None]:
     """Holds an exclusive lock on `path` (created if missing) for the `with` block."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "a") as file:
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        file = open(path, "a")  # noqa: SIM115 (closed by the with below)
+    except OSError as e:
+        raise UserError(f"cannot create the lock file {path}: {e.strerror}; its directory must "
+                        "be writable (JAXGAN_TFDS_DIR, JAXGAN_CACHE_DIR choose where)") from None
+    with file:
         if fcntl is not None:
             fcntl.flock(file.fileno(), fcntl.LOCK_EX)
         try:
