@@ -114,6 +114,9 @@ def get_config(arg=None):
         "kimg": 10.0,  # half-life of the generator EMA, thousands of images
         "rampup": 0.0,  # > 0: half-life at most rampup * images seen (0: off)
     })
+    # DiffAugment (Zhao et al. 2020) on everything D sees, e.g. "translation,cutout" or
+    # "color,translation,cutout" (their StyleGAN2 setting); "" = off, as the reference.
+    c.augment = ml_collections.ConfigDict({"policy": ""})
     c.g_optimizer = config_lib.optimizer_config(0.0025, b1=0.0, b2=0.99)
     c.d_optimizer = config_lib.optimizer_config(0.0025, b1=0.0, b2=0.99)
     return config_lib.finalize(c, arg or DEFAULT, VARIANTS)

@@ -420,6 +420,42 @@ def test_same_seed_same_bits_and_every_phase_updates_its_part():
     chex.assert_trees_all_equal(g_ema.generator_ema["buffers"], d_reg.generator["buffers"])
 
 
+
+def test_diffaugment_is_applied_to_everything_d_sees(monkeypatch):
+    """A policy routes every D input of G_main, D_main and D_reg through DiffAugment: with the
+    augmentation replaced by one that blanks the images, D scores the blank image everywhere,
+    and R1 (taken with respect to the real image before augmentation) is exactly 0."""
+    from jaxgan.errors import UserError
+    with pytest.raises(UserError, match="augment.policy"):
+        stylegan.setup(_tiny_config(**{"augment.policy": "translation,zoom"}))
+    batch = {"image": jnp.asarray(np.tanh(rand(21, 4, 8, 8, 1))),
+             "label": jnp.zeros((4,), jnp.int32)}
+    plain = stylegan.setup(_tiny_config(batch_size=4))
+    state = stylegan.init(plain, 0)
+    blank_score = float(jnp.mean(stylegan._disc(plain, state.discriminator,
+                                                state.discriminator["params"],
+                                                jnp.zeros((4, 8, 8, 1)), None)))
+    calls = []
+
+    def blank(images, key, policy):
+        calls.append(policy)
+        return images * 0.0
+
+    monkeypatch.setattr(stylegan.augment, "diff_augment", blank)
+    spec = stylegan.setup(_tiny_config(batch_size=4, **{"augment.policy": "translation,cutout"}))
+    _, g = stylegan.train_phase(spec, "G_main", state, batch)
+    _, d = stylegan.train_phase(spec, "D_main", state, batch)
+    _, r = stylegan.train_phase(spec, "D_reg", state, batch)
+    assert calls == ["translation,cutout"] * 4  # fake (G), fake + real (D), real (R1)
+    for value in (g["g_scores_fake"], d["d_scores_fake"], d["d_scores_real"]):
+        np.testing.assert_allclose(value, blank_score, rtol=1e-5)
+    assert float(r["r1_penalty"]) == 0.0
+    _, r_plain = stylegan.train_phase(plain, "D_reg", state, batch)
+    _, d_plain = stylegan.train_phase(plain, "D_main", state, batch)
+    assert float(r_plain["r1_penalty"]) > 0.0
+    assert not np.isclose(float(d_plain["d_scores_real"]), blank_score)
+
+
 # --- presets -----------------------------------------------------------------------------------
 
 # Counted from the reference implementation's own modules (see models/stylegan2.py).

@@ -7,6 +7,9 @@ A step runs these phases in order, all on the same real batch, each with its own
 - "D_main": softplus(D(G(z))) + softplus(-D(x)) for D;
 - "D_reg" (every `d_reg_interval` steps, when r1_gamma > 0): R1, gamma/2 * E||grad_x D(x)||^2,
   times the interval;
+- with `augment.policy` set (DiffAugment, Zhao et al. 2020), every image D sees in G_main,
+  D_main and D_reg is augmented, differentiably, and R1 is the gradient with respect to the real
+  image before augmentation (as DiffAugment-stylegan2 and the ADA reference compute it);
 - "G_ema": the generator's moving average (half-life `ema.kimg` thousand images, ramped up with
   `ema.rampup`) and `state.step` + 1. It ends every step, so the step count is unambiguous and
   every other phase of a step sees the same `state.step` (folded with the phase id into the key).
@@ -28,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxgan import augment
 from jaxgan.errors import UserError
 from jaxgan.models import stylegan2
 from jaxgan.state import TrainState, initial_state
@@ -53,6 +57,7 @@ class Spec:
     style_mixing_prob: float
     ema_kimg: float
     ema_rampup: float  # 0 = no ramp-up
+    augment_policy: str = ""  # DiffAugment policy for everything D sees ("" = none)
 
 
 def _lazy_adam(opt, interval: int) -> optax.GradientTransformation:
@@ -85,6 +90,10 @@ def setup(config) -> Spec:
                         f"batch_size {config.batch_size}")
     if not 0.0 <= loss.style_mixing_prob <= 1.0:
         raise UserError(f"loss.style_mixing_prob must be in [0, 1], not {loss.style_mixing_prob}")
+    try:
+        augment.parse_policy(config.augment.policy)
+    except ValueError as e:
+        raise UserError(f"augment.policy: {e}") from None
     clamp = float(m.conv_clamp) if m.conv_clamp else None
     generator = stylegan2.Generator(
         res, ds.channels, z_dim=m.latent_dim, w_dim=m.w_dim, num_classes=m.num_classes,
@@ -113,6 +122,7 @@ def setup(config) -> Spec:
         style_mixing_prob=float(loss.style_mixing_prob),
         ema_kimg=float(config.ema.kimg),
         ema_rampup=float(config.ema.rampup),
+        augment_policy=config.augment.policy,
     )
 
 
@@ -204,8 +214,17 @@ def _synth(spec: Spec, g_vars, g_params, ws, key):
                                 method=stylegan2.Generator.synthesize, rngs={"noise": key})
 
 
-def _disc(spec: Spec, d_vars, d_params, images, labels):
+def _disc(spec: Spec, d_vars, d_params, images, labels, key=None):
+    """D's logits; with a DiffAugment policy the images are first augmented using `key`."""
+    if spec.augment_policy:
+        images = augment.diff_augment(images, key, spec.augment_policy)
     return spec.discriminator.apply({**d_vars, "params": d_params}, images, labels)
+
+
+def _aug_keys(key, num: int):
+    # Augmentation keys are folded off the phase key, so the other draws of a step do not
+    # depend on whether a policy is set.
+    return jax.random.split(jax.random.fold_in(key, 0x417567), num)
 
 
 def _fake_inputs(spec: Spec, key, batch_size: int):
@@ -231,7 +250,8 @@ def _g_main(spec, state, batch, key):
     def loss_fn(g_params):
         ws, g_vars = _mixed_ws(spec, state.generator, g_params, z, labels, k_mix)
         fake = _synth(spec, g_vars, g_params, ws, k_noise)
-        logits = _disc(spec, state.discriminator, state.discriminator["params"], fake, labels)
+        logits = _disc(spec, state.discriminator, state.discriminator["params"], fake, labels,
+                       _aug_keys(key, 1)[0])
         return jnp.mean(jax.nn.softplus(-logits)), (g_vars, logits)
 
     g_params = state.generator["params"]
@@ -285,9 +305,11 @@ def _d_main(spec, state, batch, key):
     ws, g_vars = _mixed_ws(spec, state.generator, g_params, z, labels, k_mix)
     fake = jax.lax.stop_gradient(_synth(spec, g_vars, g_params, ws, k_noise))
 
+    k_aug_fake, k_aug_real = _aug_keys(key, 2)
+
     def loss_fn(d_params):
-        fake_logits = _disc(spec, state.discriminator, d_params, fake, labels)
-        real_logits = _disc(spec, state.discriminator, d_params, real, real_labels)
+        fake_logits = _disc(spec, state.discriminator, d_params, fake, labels, k_aug_fake)
+        real_logits = _disc(spec, state.discriminator, d_params, real, real_labels, k_aug_real)
         loss = jnp.mean(jax.nn.softplus(fake_logits)) + jnp.mean(jax.nn.softplus(-real_logits))
         return loss, (fake_logits, real_logits)
 
@@ -308,13 +330,13 @@ def r1_penalty(logits_fn, real_BxHxWxC):
 
 
 def _d_reg(spec, state, batch, key):
-    del key
     real = batch["image"]
     real_labels = batch["label"] if spec.num_classes else None
+    k_aug = _aug_keys(key, 1)[0]
 
     def loss_fn(d_params):
         penalty, logits = r1_penalty(
-            lambda x: _disc(spec, state.discriminator, d_params, x, real_labels), real)
+            lambda x: _disc(spec, state.discriminator, d_params, x, real_labels, k_aug), real)
         return jnp.mean(penalty) * (spec.r1_gamma / 2) * spec.d_reg_interval, (penalty, logits)
 
     d_params = state.discriminator["params"]
