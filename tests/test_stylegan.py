@@ -456,6 +456,21 @@ def test_diffaugment_is_applied_to_everything_d_sees(monkeypatch):
     assert not np.isclose(float(d_plain["d_scores_real"]), blank_score)
 
 
+
+def test_runs_written_before_diffaugment_still_load(tmp_path):
+    """A workdir whose config.json predates `augment.policy` loads with it off (what it trained
+    with), so its checkpoints can still be sampled and evaluated."""
+    import json
+
+    from jaxgan.checkpoint import load_config
+    saved = _tiny_config().to_dict()
+    del saved["augment"]
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    config = load_config(str(tmp_path))
+    assert config.augment.policy == ""
+    assert stylegan.setup(config).augment_policy == ""
+
+
 # --- presets -----------------------------------------------------------------------------------
 
 # Counted from the reference implementation's own modules (see models/stylegan2.py).

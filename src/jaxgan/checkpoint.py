@@ -182,6 +182,10 @@ class Checkpointer:
         self._manager.close()
 
 
+# Keys the stylegan family gained after runs were written, with the value those runs trained with.
+_STYLEGAN_ADDED_KEYS = {"augment": {"policy": ""}}
+
+
 def load_config(workdir: str):
     """The resolved config a training run wrote to `workdir/config.json`, locked."""
     import json
@@ -199,6 +203,8 @@ def load_config(workdir: str):
         from jaxgan import config_lib
 
         saved = _with_defaults(config_lib.gan_config().to_dict(), saved)
+    elif saved.get("family") == "stylegan":
+        saved = _with_defaults(_STYLEGAN_ADDED_KEYS, saved)
     config = ml_collections.ConfigDict(saved)
     config.lock()
     return config
