@@ -7,7 +7,7 @@
 set -e
 name=$1; steps=$2; shift 2
 while pgrep -f "jaxgan.main" >/dev/null; do sleep 5; done
-timeout -s TERM 15m python -m jaxgan.main --config=experiments/stylegan.py:mnist32 --workdir=runs/$name \
+timeout -s TERM 25m python -m jaxgan.main --config=experiments/stylegan.py:mnist32 --workdir=runs/$name \
   --config.num_train_steps=$steps --config.checkpoint_every_steps=200 --config.keep_checkpoints=20 "$@" > runs/$name.log 2>&1
 python docs/results/stylegan_mnist32_screens/pixstd.py runs/$name 2>&1 | grep -v WARN > runs/$name.pixstd
 python -m jaxgan.sample --workdir=runs/$name --out=/tmp/$name.png --num=64 --generator=params > /dev/null 2>&1
