@@ -5,7 +5,10 @@ end writes their 8x8 grid. Session 8's diagnostic of the mnist32 collapse (see r
 
     pip install -e '.[torch]'
     JAXGAN_DATA_DIR=../shared/data python docs/results/stylegan_mnist32_reference/reference_run.py \
-        1000 /path/to/stylegan2-ada-pytorch
+        1000 /path/to/stylegan2-ada-pytorch [model.channel_base=16384 model.channel_max=512 ...]
+
+Extra KEY=VALUE arguments override the config (numbers as numbers), e.g. the reference's full
+'auto' width above, the screen session 9 left for a GPU.
 """
 import importlib.util
 import pathlib
@@ -24,6 +27,11 @@ REPO = pathlib.Path(__file__).resolve().parents[3]
 spec = importlib.util.spec_from_file_location("e", REPO / "experiments" / "stylegan.py")
 m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
 config = m.get_config("mnist32")
+for arg in sys.argv[3:]:
+    key, value = arg.split("=", 1)
+    section, name = key.split(".")
+    old = getattr(config, section)[name]
+    getattr(config, section)[name] = type(old)(value)
 steps = int(sys.argv[1])
 step = TorchStyleGAN2Step(config, sys.argv[2], num_threads=2)
 print("params G/D", step.num_params(), flush=True)
