@@ -420,7 +420,6 @@ def test_same_seed_same_bits_and_every_phase_updates_its_part():
     chex.assert_trees_all_equal(g_ema.generator_ema["buffers"], d_reg.generator["buffers"])
 
 
-
 def test_diffaugment_is_applied_to_everything_d_sees(monkeypatch):
     """A policy routes every D input of G_main, D_main and D_reg through DiffAugment: with the
     augmentation replaced by one that blanks the images, D scores the blank image everywhere,
@@ -454,7 +453,6 @@ def test_diffaugment_is_applied_to_everything_d_sees(monkeypatch):
     _, d_plain = stylegan.train_phase(plain, "D_main", state, batch)
     assert float(r_plain["r1_penalty"]) > 0.0
     assert not np.isclose(float(d_plain["d_scores_real"]), blank_score)
-
 
 
 def test_runs_written_before_diffaugment_still_load(tmp_path):

@@ -17,6 +17,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from jaxgan.errors import UserError
+
 POLICY_GROUPS = ("color", "translation", "cutout")
 
 
@@ -76,6 +78,15 @@ def parse_policy(policy: str) -> tuple[str, ...]:
         raise ValueError(f"unknown DiffAugment policy {unknown}; choose from {list(POLICY_GROUPS)}"
                          f" joined by commas, e.g. 'color,translation,cutout'")
     return groups
+
+
+def config_policy(policy: str) -> str:
+    """`augment.policy` from a config, checked: a bad one is a UserError naming the key."""
+    try:
+        parse_policy(policy)
+    except ValueError as e:
+        raise UserError(f"augment.policy: {e}") from None
+    return policy
 
 
 def _random_color(images: jax.Array, key: jax.Array) -> jax.Array:

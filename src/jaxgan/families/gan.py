@@ -119,11 +119,6 @@ def setup(config) -> Spec:
         raise UserError(f"training.n_critic must be at least 1, not {tr.n_critic}")
     if not 0.0 <= tr.ema_decay < 1.0:
         raise UserError(f"training.ema_decay must be in [0, 1), not {tr.ema_decay}")
-    if config.augment.policy:
-        try:
-            augment.parse_policy(config.augment.policy)
-        except ValueError as e:
-            raise UserError(f"augment.policy: {e}") from None
     generator, discriminator = _models(config, dtype)
     return Spec(
         generator=generator,
@@ -146,7 +141,7 @@ def setup(config) -> Spec:
         ema_start_step=int(tr.ema_start_step),
         instance_noise=float(tr.instance_noise),
         instance_noise_steps=int(tr.instance_noise_steps),
-        augment_policy=config.augment.policy,
+        augment_policy=augment.config_policy(config.augment.policy),
     )
 
 

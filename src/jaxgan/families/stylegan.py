@@ -90,10 +90,6 @@ def setup(config) -> Spec:
                         f"batch_size {config.batch_size}")
     if not 0.0 <= loss.style_mixing_prob <= 1.0:
         raise UserError(f"loss.style_mixing_prob must be in [0, 1], not {loss.style_mixing_prob}")
-    try:
-        augment.parse_policy(config.augment.policy)
-    except ValueError as e:
-        raise UserError(f"augment.policy: {e}") from None
     clamp = float(m.conv_clamp) if m.conv_clamp else None
     generator = stylegan2.Generator(
         res, ds.channels, z_dim=m.latent_dim, w_dim=m.w_dim, num_classes=m.num_classes,
@@ -122,7 +118,7 @@ def setup(config) -> Spec:
         style_mixing_prob=float(loss.style_mixing_prob),
         ema_kimg=float(config.ema.kimg),
         ema_rampup=float(config.ema.rampup),
-        augment_policy=config.augment.policy,
+        augment_policy=augment.config_policy(config.augment.policy),
     )
 
 
@@ -247,11 +243,13 @@ def _g_main(spec, state, batch, key):
     k_in, k_mix, k_noise = jax.random.split(key, 3)
     z, labels = _fake_inputs(spec, k_in, b)
 
+    (k_aug,) = _aug_keys(key, 1)
+
     def loss_fn(g_params):
         ws, g_vars = _mixed_ws(spec, state.generator, g_params, z, labels, k_mix)
         fake = _synth(spec, g_vars, g_params, ws, k_noise)
         logits = _disc(spec, state.discriminator, state.discriminator["params"], fake, labels,
-                       _aug_keys(key, 1)[0])
+                       k_aug)
         return jnp.mean(jax.nn.softplus(-logits)), (g_vars, logits)
 
     g_params = state.generator["params"]
@@ -332,7 +330,7 @@ def r1_penalty(logits_fn, real_BxHxWxC):
 def _d_reg(spec, state, batch, key):
     real = batch["image"]
     real_labels = batch["label"] if spec.num_classes else None
-    k_aug = _aug_keys(key, 1)[0]
+    (k_aug,) = _aug_keys(key, 1)
 
     def loss_fn(d_params):
         penalty, logits = r1_penalty(
