@@ -10,6 +10,7 @@ end writes their 8x8 grid. Session 8's diagnostic of the mnist32 collapse (see r
 Extra KEY=VALUE arguments override the config (numbers as numbers), e.g. the reference's full
 'auto' width above, the screen session 9 left for a GPU.
 """
+import functools
 import importlib.util
 import pathlib
 import sys
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from jaxgan import config_lib
 from jaxgan.bench_torch_stylegan import TorchStyleGAN2Step
 from jaxgan.data import load_idx_arrays
 from jaxgan.data.pipeline import preprocess
@@ -29,9 +31,8 @@ m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
 config = m.get_config("mnist32")
 for arg in sys.argv[3:]:
     key, value = arg.split("=", 1)
-    section, name = key.split(".")
-    old = getattr(config, section)[name]
-    getattr(config, section)[name] = type(old)(value)
+    current = functools.reduce(getattr, key.split("."), config)
+    config_lib.set_keys(config, {key: type(current)(value)})
 steps = int(sys.argv[1])
 step = TorchStyleGAN2Step(config, sys.argv[2], num_threads=2)
 print("params G/D", step.num_params(), flush=True)

@@ -1,14 +1,17 @@
 # usage: python docs/results/stylegan_mnist32_screens/pixstd.py runs/NAME
 """Pixel std over 64 fixed z (const noise) of G and G_ema at each checkpoint of a stylegan run."""
-import sys, jax, jax.numpy as jnp, numpy as np
+import sys
+
+import jax
+import numpy as np
+
 from jaxgan import families
-from jaxgan.checkpoint import generator_item, load_config, restore_generator
-import orbax.checkpoint as ocp, os
+from jaxgan.checkpoint import Checkpointer, generator_item, load_config, restore_generator
 
 wd = sys.argv[1]
 config = load_config(wd); family = families.get(config.family); spec = family.setup(config)
 abstract = jax.eval_shape(lambda: family.init(spec, config.seed))
-steps = sorted(int(d) for d in os.listdir(os.path.join(wd, "checkpoints")) if d.isdigit())
+steps = Checkpointer(wd, keep=1, read_only=True).all_steps()
 z = family.sample_latents(spec, jax.random.key(1), 64)
 for step in steps:
     out = []
