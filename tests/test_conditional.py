@@ -87,4 +87,8 @@ def test_mbd_variant_is_the_reported_recipe():
     assert mbd == base
     recorded = json.loads((REPO / "docs/results/cgan_mnist_mbd_s10/config.json").read_text())
     recorded["num_train_steps"], recorded["keep_checkpoints"] = 16000, mbd["keep_checkpoints"]
+    # Keys added after that run (session 11: InfoGAN's code) default to off, as it trained.
+    for section, key, off in (("model", "info_categories", 0), ("loss", "info_weight", 1.0)):
+        assert key not in recorded[section]
+        recorded[section][key] = off
     assert json.loads(json.dumps(mbd)) == recorded

@@ -62,8 +62,12 @@ def gan_config() -> ml_collections.ConfigDict:
     c.model.g_conditional_bn = False  # dcgan + num_classes: class-conditional BatchNorm in G
     c.model.g_spectral_norm = False  # SAGAN puts spectral norm in G as well
     c.model.attention_resolution = 0  # sagan: resolution of the self-attention block
+    # > 1: InfoGAN (Chen et al. 2016): G also takes a uniform K-way latent code, which a Q head
+    # on D's features learns to predict (no labels used); dcgan only.
+    c.model.info_categories = 0
     c.loss.real_label = 1.0  # < 1: one-sided label smoothing (logistic losses)
     c.loss.feature_matching = False  # G matches D's mean features on real data
+    c.loss.info_weight = 1.0  # lambda of InfoGAN's code cross entropy (G and Q minimise it)
     c.regularizer = ml_collections.ConfigDict({
         "gradient_penalty": 0.0,  # WGAN-GP lambda (10 in the paper)
         "r1_gamma": 0.0,  # gamma of gamma/2 * E||grad D(real)||^2

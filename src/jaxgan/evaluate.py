@@ -241,6 +241,7 @@ class Evaluator:
         self.latent_options = {} if z_truncation is None else {"truncation": z_truncation}
         generate_options = {} if truncation_psi is None else {"truncation_psi": truncation_psi}
         self.num_classes = int(getattr(self.spec, "num_classes", 0) or 0)
+        self.info_categories = int(getattr(self.spec, "info_categories", 0) or 0)
         conditional = [m.name for m in self.metrics if m.conditional]
         if self.num_classes == 0 and conditional:
             raise UserError(f"{', '.join(conditional)} score(s) generated images against their "
@@ -296,13 +297,15 @@ class Evaluator:
         count = max(m.num_samples or self.num_samples for m in self.metrics)
         key = jax.random.key(EVAL_SEED)
         batches = []
-        labels = (np.arange(count + self.batch_size, dtype=np.int32) % self.num_classes
-                  if self.num_classes else None)
+        k = self.num_classes or self.info_categories  # InfoGAN: every code equally often
+        labels = np.arange(count + self.batch_size, dtype=np.int32) % k if k else None
         for i, start in enumerate(range(0, count, self.batch_size)):
             z = self.family.sample_latents(self.spec, jax.random.fold_in(key, i), self.batch_size,
                                            **self.latent_options)
             y = None if labels is None else labels[start:start + self.batch_size]
             batches.append(np.asarray(self.generate(generator_vars, z, y)))
+        if not self.num_classes:  # codes are not labels: nothing to score them against
+            labels = None
         return np.concatenate(batches)[:count], None if labels is None else labels[:count]
 
     def evaluate_step(self, step: int) -> None:
@@ -341,6 +344,7 @@ class Evaluator:
                                          if self.bn_recalibrate else None),
                     "truncation": self.truncation,
                     "labels": "balanced" if self.num_classes else None,
+                    "latent_codes": "balanced" if self.info_categories else None,
                     "eval_seed": EVAL_SEED,
                     "wall_time": time.time(), "seconds": round(time.time() - started, 2),
                 }

@@ -96,3 +96,11 @@ def feature_matching_loss(real_features: jax.Array, fake_features: jax.Array) ->
     real features carry no generator gradient either way."""
     diff = jnp.mean(real_features, axis=0) - jnp.mean(fake_features, axis=0)
     return jnp.mean(diff**2)
+
+
+def info_loss(code_logits_BxK: jax.Array, codes_B: jax.Array) -> jax.Array:
+    """InfoGAN's mutual-information term for a categorical code (Chen et al. 2016): the cross
+    entropy of Q's prediction against the code G was given, a variational bound on -I(c; G(z, c))
+    up to the code's entropy. Minimised by both G and Q (D's shared body and head)."""
+    log_q = jax.nn.log_softmax(code_logits_BxK.astype(jnp.float32), axis=-1)
+    return -jnp.mean(jnp.take_along_axis(log_q, codes_B[:, None].astype(jnp.int32), axis=-1))

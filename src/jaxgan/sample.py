@@ -127,8 +127,9 @@ def mix_layer_indices(spec: str, num_ws: int, resolution: int) -> list[int]:
 def _labels(num_classes: int, label: int | None, count: int, columns: int) -> jax.Array | None:
     if not num_classes:
         if label is not None:
-            raise UserError("--class needs a class-conditional model (model.num_classes > 0); "
-                            "this run is unconditional")
+            raise UserError("--class needs a class-conditional model (model.num_classes > 0) "
+                            "or an InfoGAN code (model.info_categories > 0); this run has "
+                            "neither")
         return None
     if label is not None:
         if not 0 <= label < num_classes:
@@ -189,7 +190,8 @@ def sample(workdir: str, num: int | None, out: str, seed: int, step: int | None,
         1.0 if truncation is None else truncation]
     row_seeds = parse_seeds(rows or "0-4", "rows")
     column_seeds = parse_seeds(columns or "5-9", "columns")
-    num_classes = int(getattr(spec, "num_classes", 0) or 0)
+    # InfoGAN codes take the place of classes: --class picks a code, the grid has one per column.
+    num_classes = int(getattr(spec, "num_classes", 0) or getattr(spec, "info_categories", 0) or 0)
     _labels(num_classes, label, 1, 1)  # a bad --class fails before the checkpoint is read
 
     abstract = jax.eval_shape(lambda: family.init(spec, config.seed))

@@ -14,7 +14,8 @@ Config pieces (all in `config_lib.base_config`): `loss.name` (non_saturating, mi
 wasserstein, least_squares), `loss.real_label` (one-sided label smoothing), `loss.feature_matching`,
 `regularizer.*` (WGAN-GP gradient penalty, R1, R2, orthogonal), `d_layers.*` (spectral norm,
 minibatch stddev, minibatch discrimination, normalisation), `training.*` (n_critic, generator EMA,
-annealed instance noise), `augment.policy` (DiffAugment), `model.num_classes` (conditional).
+annealed instance noise), `augment.policy` (DiffAugment), `model.num_classes` (conditional),
+`model.info_categories` with `loss.info_weight` (InfoGAN's categorical latent code, no labels).
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ class Spec:
     latent_dim: int
     image_shape: tuple[int, int, int]
     num_classes: int = 0
+    info_categories: int = 0  # InfoGAN: G's K-way latent code, predicted by D's Q head
+    info_weight: float = 1.0
     real_label: float = 1.0
     feature_matching: bool = False
     gradient_penalty: float = 0.0
@@ -74,13 +77,18 @@ def _models(config, dtype) -> tuple[nn.Module, nn.Module]:
         if m.g_conditional_bn and not m.num_classes:
             raise UserError("model.g_conditional_bn=True needs a conditional model: set "
                             "model.num_classes (e.g. 10 for MNIST)")
-        g = dcgan.Generator(ds.image_size, ds.channels, m.ngf, dtype, num_classes=m.num_classes,
+        # The generator embeds the InfoGAN code exactly as it embeds a class label.
+        g = dcgan.Generator(ds.image_size, ds.channels, m.ngf, dtype,
+                            num_classes=m.num_classes or m.info_categories,
                             spectral_norm=m.g_spectral_norm, conditional_bn=m.g_conditional_bn)
         d = dcgan.Discriminator(
             ds.image_size, m.ndf, dtype, norm=dl.norm, spectral_norm=dl.spectral_norm,
             minibatch_std=dl.minibatch_std, minibatch_kernels=dl.minibatch_discrimination,
-            num_classes=m.num_classes)
+            num_classes=m.num_classes, info_categories=m.info_categories)
         return g, d
+    if m.info_categories:
+        raise UserError(f"model.info_categories (InfoGAN's code) is built for model.name=dcgan, "
+                        f"not {m.name!r}")
     if m.name in ("sngan", "sagan"):
         from jaxgan.models import sngan
 
@@ -119,6 +127,15 @@ def setup(config) -> Spec:
         raise UserError(f"training.n_critic must be at least 1, not {tr.n_critic}")
     if not 0.0 <= tr.ema_decay < 1.0:
         raise UserError(f"training.ema_decay must be in [0, 1), not {tr.ema_decay}")
+    if m.info_categories < 0 or m.info_categories == 1:
+        raise UserError(f"model.info_categories must be 0 (off) or at least 2, not "
+                        f"{m.info_categories}")
+    if m.info_categories and m.num_classes:
+        raise UserError("model.info_categories (an unsupervised code) and model.num_classes "
+                        "(labels) cannot both be set; choose one")
+    if m.info_categories and loss.info_weight <= 0:
+        raise UserError(f"loss.info_weight must be positive with model.info_categories, not "
+                        f"{loss.info_weight}")
     generator, discriminator = _models(config, dtype)
     return Spec(
         generator=generator,
@@ -130,6 +147,8 @@ def setup(config) -> Spec:
         latent_dim=m.latent_dim,
         image_shape=(ds.image_size, ds.image_size, ds.channels),
         num_classes=m.num_classes,
+        info_categories=int(m.info_categories),
+        info_weight=float(loss.info_weight),
         real_label=float(loss.real_label),
         feature_matching=bool(loss.feature_matching),
         gradient_penalty=float(reg.gradient_penalty),
@@ -152,7 +171,8 @@ def init(spec: Spec, seed: jax.Array) -> TrainState:
     z = jnp.zeros((1, spec.latent_dim), jnp.float32)
     x = jnp.zeros((1, *spec.image_shape), jnp.float32)
     labels = jnp.zeros((1,), jnp.int32) if spec.num_classes else None
-    g_vars = spec.generator.init(g_key, z, labels, train=False)
+    g_labels = jnp.zeros((1,), jnp.int32) if _g_classes(spec) else None
+    g_vars = spec.generator.init(g_key, z, g_labels, train=False)
     d_vars = spec.discriminator.init(d_key, x, labels, train=False)
     return initial_state(run_key, g_vars, d_vars, spec.g_tx, spec.d_tx, ema=bool(spec.ema_decay))
 
@@ -167,16 +187,31 @@ def sample_latents(spec: Spec, key: jax.Array, num: int,
     return jax.random.truncated_normal(key, -truncation, truncation, shape, jnp.float32)
 
 
+def _g_classes(spec: Spec) -> int:
+    """How many values the generator's label input takes: classes, or InfoGAN codes, or 0."""
+    return spec.num_classes or spec.info_categories
+
+
 def default_labels(spec: Spec, num: int) -> jax.Array | None:
-    """Labels 0, 1, ..., K-1, 0, 1, ... (a class grid: one class per column), or None."""
-    return jnp.arange(num, dtype=jnp.int32) % spec.num_classes if spec.num_classes else None
+    """Labels 0, 1, ..., K-1, 0, 1, ... (a class grid: one class per column), or None. For an
+    InfoGAN generator these are its latent codes: every code equally often, a stratified draw
+    from the code's uniform prior."""
+    k = _g_classes(spec)
+    return jnp.arange(num, dtype=jnp.int32) % k if k else None
+
+
+def sample_codes(spec: Spec, key: jax.Array, num: int) -> jax.Array | None:
+    """InfoGAN codes c ~ Uniform{0, ..., K-1} for training, or None without a code."""
+    if not spec.info_categories:
+        return None
+    return jax.random.randint(key, (num,), 0, spec.info_categories, jnp.int32)
 
 
 def generate(spec: Spec, generator_vars: dict[str, Any], z_BxZ: jax.Array,
              labels_B: jax.Array | None = None) -> jax.Array:
-    """Images in [-1, 1] from latents (and labels, for a conditional model; default: the class
-    grid of `default_labels`), in inference mode (BatchNorm running statistics)."""
-    if spec.num_classes and labels_B is None:
+    """Images in [-1, 1] from latents (and labels, for a conditional model, or InfoGAN codes;
+    default: the grid of `default_labels`), in inference mode (BatchNorm running statistics)."""
+    if _g_classes(spec) and labels_B is None:
         labels_B = default_labels(spec, z_BxZ.shape[0])
     return spec.generator.apply(generator_vars, z_BxZ, labels_B, train=False)
 
@@ -258,8 +293,10 @@ def _logit_metrics(spec: Spec, prefix: str, logits: jax.Array) -> dict[str, jax.
     return out
 
 
-def _d_update(spec: Spec, state: TrainState, batch, fake: jax.Array, key: jax.Array):
-    """One discriminator step on (real, stop_gradient(fake)). Returns (d_vars, d_opt_state,
+def _d_update(spec: Spec, state: TrainState, batch, fake: jax.Array, key: jax.Array,
+              codes: jax.Array | None = None):
+    """One discriminator step on (real, stop_gradient(fake)); with InfoGAN `codes` (those fake
+    was drawn with), Q's cross entropy on them joins D's loss. Returns (d_vars, d_opt_state,
     metrics)."""
     real, labels = batch["image"], batch.get("label")
     if not spec.num_classes:
@@ -272,9 +309,18 @@ def _d_update(spec: Spec, state: TrainState, batch, fake: jax.Array, key: jax.Ar
     def d_loss_fn(params):
         real_logits, d_vars = _apply_train(spec.discriminator, state.discriminator, params,
                                            real_in, labels)
-        fake_logits, d_vars = _apply_train(spec.discriminator, d_vars, params, fake_in, labels)
-        loss = spec.loss.d_loss(real_logits, fake_logits, real_label=spec.real_label)
         terms = {}
+        if codes is None:
+            fake_logits, d_vars = _apply_train(spec.discriminator, d_vars, params, fake_in,
+                                               labels)
+            loss = spec.loss.d_loss(real_logits, fake_logits, real_label=spec.real_label)
+        else:
+            (fake_logits, code_logits), d_vars = _apply_train(
+                spec.discriminator, d_vars, params, fake_in, labels, return_code=True)
+            loss = spec.loss.d_loss(real_logits, fake_logits, real_label=spec.real_label)
+            terms["info_loss"] = losses.info_loss(code_logits, codes)
+            terms["info_accuracy"] = jnp.mean(jnp.argmax(code_logits, -1) == codes)
+            loss = loss + spec.info_weight * terms["info_loss"]
 
         def d_fn(x):  # per-sample D (running statistics, no state update) for the penalties
             return spec.discriminator.apply({**d_vars, "params": params}, x, labels, train=False)
@@ -322,29 +368,33 @@ def train_phase(spec: Spec, phase: str, state: TrainState, batch: dict[str, jax.
     z_key, d_key, g_key = jax.random.split(key, 3)
     z = sample_latents(spec, z_key, real.shape[0])
     labels = batch["label"] if spec.num_classes else None
+    # InfoGAN's code: its own key, so runs without a code draw exactly what they drew before.
+    codes = sample_codes(spec, jax.random.fold_in(z_key, 1), real.shape[0])
     g_params = state.generator["params"]
 
     def generator(p):
-        return _apply_train(spec.generator, state.generator, p, z, labels)
+        return _apply_train(spec.generator, state.generator, p, z,
+                            labels if codes is None else codes)
 
     if phase == "d":
         fake, g_vars = generator(g_params)
-        d_vars, d_opt_state, metrics = _d_update(spec, state, batch, fake, d_key)
+        d_vars, d_opt_state, metrics = _d_update(spec, state, batch, fake, d_key, codes)
         return state.replace(step=state.step + 1, generator=g_vars, discriminator=d_vars,
                              d_opt_state=d_opt_state), metrics
     if phase != "dg":
         raise ValueError(f"unknown phase {phase!r}")
 
     fake, g_vjp, g_vars = jax.vjp(generator, g_params, has_aux=True)
-    d_vars, d_opt_state, metrics = _d_update(spec, state, batch, fake, d_key)
+    d_vars, d_opt_state, metrics = _d_update(spec, state, batch, fake, d_key, codes)
     d_params = d_vars["params"]
     noise_std = _noise_std(spec, state.step)
     real_key, fake_key = jax.random.split(g_key)
 
     def g_loss_fn(images):
-        (logits, fake_features), new_d_vars = _apply_train(
+        outputs, new_d_vars = _apply_train(
             spec.discriminator, d_vars, d_params, _d_input(spec, images, fake_key, noise_std),
-            labels, return_features=True)
+            labels, return_features=True, **({} if codes is None else {"return_code": True}))
+        logits, fake_features = outputs[:2]
         if spec.feature_matching:  # Salimans et al. 2016: match D's mean features on real data
             (_, real_features), new_d_vars = _apply_train(
                 spec.discriminator, new_d_vars, d_params,
@@ -353,9 +403,11 @@ def train_phase(spec: Spec, phase: str, state: TrainState, batch: dict[str, jax.
                                                 fake_features)
         else:
             loss = spec.loss.g_loss(logits)
-        return loss, (new_d_vars, logits)
+        info = losses.info_loss(outputs[2], codes) if codes is not None else 0.0
+        return loss + spec.info_weight * info, (new_d_vars, logits, info)
 
-    (g_loss, (d_vars, g_logits)), d_fake = jax.value_and_grad(g_loss_fn, has_aux=True)(fake)
+    (g_loss, (d_vars, g_logits, g_info)), d_fake = jax.value_and_grad(
+        g_loss_fn, has_aux=True)(fake)
     (g_grads,) = g_vjp(d_fake)
     if spec.orthogonal:  # BigGAN's orthogonal regularisation of G's weights
         ortho, ortho_grads = jax.value_and_grad(regularizers.orthogonal_regularization)(g_params)
@@ -374,4 +426,6 @@ def train_phase(spec: Spec, phase: str, state: TrainState, batch: dict[str, jax.
     )
     metrics.update({"g_loss": g_loss, "g_grad_norm": optax.tree.norm(g_grads),
                     **_logit_metrics(spec, "d_fake_after", g_logits)})
+    if codes is not None:
+        metrics["g_info_loss"] = g_info
     return new_state, metrics

@@ -97,8 +97,12 @@ class Discriminator(nn.Module):
     gradient-penalty critic must not use batch statistics), `spectral_norm` on every weight,
     `minibatch_std` (a StyleGAN2 stddev channel before the last layer), `minibatch_kernels`
     (minibatch discrimination on the flattened last features), and a projection head for
-    labels (`num_classes > 0`, Miyato & Koyama 2018: logit + <embed(y), sum-pooled features>).
-    `return_features=True` returns (logits, the penultimate features [B, F]) for feature matching.
+    labels (`num_classes > 0`, Miyato & Koyama 2018: logit + <embed(y), sum-pooled features>),
+    and InfoGAN's Q head (`info_categories > 0`, Chen et al. 2016: logits [B, K] of the
+    generator's categorical latent code, from the flattened last features through a 128-unit
+    hidden layer, sharing the rest of D).
+    `return_features=True` returns (logits, the penultimate features [B, F]) for feature matching;
+    `return_code=True` adds the Q head's code logits as the last element.
     """
 
     image_size: int = 64
@@ -109,10 +113,11 @@ class Discriminator(nn.Module):
     minibatch_std: bool = False
     minibatch_kernels: int = 0
     num_classes: int = 0
+    info_categories: int = 0
 
     @nn.compact
     def __call__(self, x_BxSxSxC: jax.Array, labels_B: jax.Array | None = None,
-                 train: bool = True, return_features: bool = False):
+                 train: bool = True, return_features: bool = False, return_code: bool = False):
         base, stages = num_stages(self.image_size)
         x = x_BxSxSxC.astype(self.dtype)
         width = self.ndf
@@ -124,6 +129,15 @@ class Discriminator(nn.Module):
             x = nn.leaky_relu(x, 0.2)
             width *= 2
         features = jnp.sum(x.astype(jnp.float32), axis=(1, 2))  # [B, C]: for FM and projection
+        code_logits = None
+        if self.info_categories:  # always built, so `init` creates the head's parameters
+            flat = x.reshape(x.shape[0], -1).astype(jnp.float32)
+            h = nn.leaky_relu(_dense(self.spectral_norm, train, 128, "q_hidden", bias=True)(flat),
+                              0.2)
+            code_logits = _dense(self.spectral_norm, train, self.info_categories, "q_code",
+                                 bias=True)(h)
+        elif return_code:
+            raise ValueError("return_code needs a discriminator with info_categories > 0")
         if self.minibatch_std:
             x = MinibatchStdDev(group_size=4, num_features=1)(x)
         if self.minibatch_kernels:
@@ -143,7 +157,10 @@ class Discriminator(nn.Module):
                 name="label_projection")
             logits = logits + jnp.sum(_embed(embed, labels_B, train, self.spectral_norm) *
                                       features, axis=-1)
-        return (logits, features) if return_features else logits
+        out = (logits, features) if return_features else (logits,)
+        if return_code:
+            out = (*out, code_logits)
+        return out if len(out) > 1 else out[0]
 
 
 def _normalize(kind: str, train: bool, name: str):
@@ -156,11 +173,11 @@ def _normalize(kind: str, train: bool, name: str):
     raise ValueError(f"discriminator norm must be batch, layer or none, not {kind!r}")
 
 
-def _dense(sn: bool, train: bool, features: int, name: str):
+def _dense(sn: bool, train: bool, features: int, name: str, bias: bool = False):
     if sn:
-        layer = SNDense(features, use_bias=False, kernel_init=dcgan_kernel_init, name=name)
+        layer = SNDense(features, use_bias=bias, kernel_init=dcgan_kernel_init, name=name)
         return lambda x: layer(x, update_stats=train)
-    return nn.Dense(features, use_bias=False, kernel_init=dcgan_kernel_init, name=name)
+    return nn.Dense(features, use_bias=bias, kernel_init=dcgan_kernel_init, name=name)
 
 
 def _conv(sn: bool, train: bool, features: int, kernel: tuple[int, int], name: str, dtype):
