@@ -121,3 +121,15 @@ def test_evaluator_records_balanced_codes_and_refuses_cas(run):
     # Codes are not labels: the class-conditional scores stay refused.
     proc = run_cli("jaxgan.evaluate", *common, "--metrics=cas_lenet", env=env, check=False)
     assert_one_line_error(proc, "class-conditional")
+
+
+def test_infogan_variant_is_the_reported_recipe():
+    """README's InfoGAN rows were trained as `dcgan_mnist.py:infogan` (checkpoints kept: 20);
+    the variant must stay that recipe."""
+    variant = load_experiment("dcgan_mnist", "infogan").to_dict()
+    base = load_experiment("dcgan_mnist", None).to_dict()
+    assert variant["model"]["info_categories"] == 10 and variant["num_train_steps"] == 16000
+    assert base["model"]["info_categories"] == 0  # the plain experiment stays plain
+    recorded = json.loads((REPO / "docs/results/infogan_mnist/config.json").read_text())
+    recorded["keep_checkpoints"] = variant["keep_checkpoints"]
+    assert json.loads(json.dumps(variant)) == recorded
