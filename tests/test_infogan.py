@@ -84,6 +84,9 @@ def test_training_teaches_q_the_codes():
     assert first > 2.0, first
     assert float(metrics["info_loss"]) < 0.6 and float(metrics["g_info_loss"]) < 0.6, metrics
     assert float(metrics["info_accuracy"]) > 0.9, metrics
+    # A critic-only step (n_critic > 1) trains Q on the codes too, from the same trained state.
+    _, d_only = jax.jit(lambda s: gan.train_phase(spec, "d", s, {"image": real}))(state)
+    assert float(d_only["info_loss"]) < 0.6 and "g_info_loss" not in d_only
 
 
 @pytest.fixture(scope="module")
