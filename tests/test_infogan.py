@@ -126,13 +126,16 @@ def test_evaluator_records_balanced_codes_and_refuses_cas(run):
     assert_one_line_error(proc, "class-conditional")
 
 
-def test_infogan_variant_is_the_reported_recipe():
-    """README's InfoGAN rows were trained as `dcgan_mnist.py:infogan` (checkpoints kept: 20);
-    the variant must stay that recipe."""
-    variant = load_experiment("dcgan_mnist", "infogan").to_dict()
+@pytest.mark.parametrize("variant, categories, record", [
+    ("infogan", 10, "infogan_mnist"), ("infogan20", 20, "infogan20_mnist")])
+def test_infogan_variants_are_the_reported_recipes(variant, categories, record):
+    """README's InfoGAN rows were trained as these variants (checkpoints kept: 20); each must
+    stay its recipe."""
+    config = load_experiment("dcgan_mnist", variant).to_dict()
     base = load_experiment("dcgan_mnist", None).to_dict()
-    assert variant["model"]["info_categories"] == 10 and variant["num_train_steps"] == 16000
+    assert config["model"]["info_categories"] == categories
+    assert config["num_train_steps"] == 16000
     assert base["model"]["info_categories"] == 0  # the plain experiment stays plain
-    recorded = json.loads((REPO / "docs/results/infogan_mnist/config.json").read_text())
-    recorded["keep_checkpoints"] = variant["keep_checkpoints"]
-    assert json.loads(json.dumps(variant)) == recorded
+    recorded = json.loads((REPO / "docs/results" / record / "config.json").read_text())
+    recorded["keep_checkpoints"] = config["keep_checkpoints"]
+    assert json.loads(json.dumps(config)) == recorded
