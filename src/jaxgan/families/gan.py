@@ -293,6 +293,11 @@ def _logit_metrics(spec: Spec, prefix: str, logits: jax.Array) -> dict[str, jax.
     return out
 
 
+def _code_output(codes: jax.Array | None) -> dict[str, bool]:
+    """D's keyword for the Q head's logits, only when there are codes (SNGAN's D has no head)."""
+    return {} if codes is None else {"return_code": True}
+
+
 def _d_update(spec: Spec, state: TrainState, batch, fake: jax.Array, key: jax.Array,
               codes: jax.Array | None = None):
     """One discriminator step on (real, stop_gradient(fake)); with InfoGAN `codes` (those fake
@@ -310,14 +315,12 @@ def _d_update(spec: Spec, state: TrainState, batch, fake: jax.Array, key: jax.Ar
         real_logits, d_vars = _apply_train(spec.discriminator, state.discriminator, params,
                                            real_in, labels)
         terms = {}
-        if codes is None:
-            fake_logits, d_vars = _apply_train(spec.discriminator, d_vars, params, fake_in,
-                                               labels)
-            loss = spec.loss.d_loss(real_logits, fake_logits, real_label=spec.real_label)
-        else:
-            (fake_logits, code_logits), d_vars = _apply_train(
-                spec.discriminator, d_vars, params, fake_in, labels, return_code=True)
-            loss = spec.loss.d_loss(real_logits, fake_logits, real_label=spec.real_label)
+        fake_out, d_vars = _apply_train(spec.discriminator, d_vars, params, fake_in, labels,
+                                        **_code_output(codes))
+        fake_logits = fake_out if codes is None else fake_out[0]
+        loss = spec.loss.d_loss(real_logits, fake_logits, real_label=spec.real_label)
+        if codes is not None:
+            code_logits = fake_out[1]
             terms["info_loss"] = losses.info_loss(code_logits, codes)
             terms["info_accuracy"] = jnp.mean(jnp.argmax(code_logits, -1) == codes)
             loss = loss + spec.info_weight * terms["info_loss"]
@@ -393,7 +396,7 @@ def train_phase(spec: Spec, phase: str, state: TrainState, batch: dict[str, jax.
     def g_loss_fn(images):
         outputs, new_d_vars = _apply_train(
             spec.discriminator, d_vars, d_params, _d_input(spec, images, fake_key, noise_std),
-            labels, return_features=True, **({} if codes is None else {"return_code": True}))
+            labels, return_features=True, **_code_output(codes))
         logits, fake_features = outputs[:2]
         if spec.feature_matching:  # Salimans et al. 2016: match D's mean features on real data
             (_, real_features), new_d_vars = _apply_train(
