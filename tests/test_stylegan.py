@@ -3,13 +3,14 @@ the regularizers against hand-derived values, truncation, style mixing, determin
 counts of the presets, and an abstract train step of every phase of every preset."""
 
 import functools
+import json
 
 import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import load_experiment, override
+from conftest import REPO, load_experiment, override
 
 from jaxgan.families import stylegan
 from jaxgan.models import stylegan2 as sg
@@ -476,8 +477,11 @@ REFERENCE_COUNTS = {
     "ffhq1024": (30_370_060, 29_012_513),
     "ffhq256": (24_767_458, 24_001_089),
     "cifar32": (19_947_539, 20_720_641),
+    # The reference's networks built from this config by jaxgan.bench_torch_stylegan (session 12).
+    "fashion32_auto": (19_943_435, 21_506_049),
 }
-PRESETS = ["smoke", "fashion32", "mnist32", "cifar32", "ffhq256", "ffhq1024"]
+PRESETS = ["smoke", "fashion32", "mnist32", "fashion32_auto", "mnist32_auto", "cifar32",
+           "ffhq256", "ffhq1024"]
 
 
 def _abstract_state(config):
@@ -514,3 +518,17 @@ def test_preflight_every_phase_of_every_preset(preset):
             functools.partial(stylegan.train_phase, spec, name), state, batch)
         chex.assert_trees_all_equal_shapes_and_dtypes(new_state, state)
         assert all(m.shape == () for m in jax.tree.leaves(metrics)), name
+
+
+def test_fashion32_auto_is_the_reported_recipe():
+    """README's full-width Fashion-MNIST run (one H100, session 12) was this variant, launched with
+    a larger step budget and more kept checkpoints; the variant must stay that recipe."""
+    config = load_experiment("stylegan", "fashion32_auto").to_dict()
+    assert config["num_train_steps"] == 25000
+    recorded = json.loads(
+        (REPO / "docs/results/stylegan_fashion32_full/config.json").read_text())
+    for key in ("num_train_steps", "keep_checkpoints"):
+        recorded[key] = config[key]
+    assert json.loads(json.dumps(config)) == recorded
+    gray = load_experiment("stylegan", "fashion32").to_dict()
+    assert gray["model"]["channel_max"] == 128  # the CPU preset stays narrow
