@@ -5,7 +5,12 @@ G step).
 
     python -m jaxgan.main --config=experiments/sngan_fashion.py --workdir=runs/sngan_fashion \\
         --config.dataset.data_dir=../shared/data/fashion_mnist
+    python -m jaxgan.main --config=experiments/sngan_fashion.py:wide --workdir=runs/sngan64_fashion \\
+        --config.dataset.data_dir=../shared/data/fashion_mnist
     python -m jaxgan.main --config=experiments/sngan_fashion.py:smoke --workdir=/tmp/smoke
+
+`:wide` doubles both widths to 64 (G 367,617, D 263,489 parameters; 103 GFLOP per step of 64,
+11x DCGAN's): the zoo's Fashion-MNIST row that beats DCGAN at 3000 steps (README).
 
 Paper widths: `--config.model.ngf=256 --config.model.ndf=128` (G 4.28M, D 1.05M parameters at
 3 channels).
@@ -13,7 +18,7 @@ Paper widths: `--config.model.ngf=256 --config.model.ndf=128` (G 4.28M, D 1.05M 
 
 from jaxgan import config_lib
 
-VARIANTS = {"smoke": config_lib.SMOKE}
+VARIANTS = {"smoke": config_lib.SMOKE, "wide": {"model.ngf": 64, "model.ndf": 64}}
 
 
 def get_config(arg=None):
