@@ -44,6 +44,21 @@ def load_experiment(name: str, variant: str | None = "smoke"):
     return module.get_config(variant)
 
 
+def assert_is_recorded_run(config: dict, record: str, launch_flags: tuple[str, ...]) -> None:
+    """`config` (a variant's to_dict()) equals docs/results/<record>/config.json, the run README
+    reports, except for `launch_flags`: dotted keys that run set on its command line."""
+    import json
+
+    recorded = json.loads((REPO / "docs/results" / record / "config.json").read_text())
+    for dotted in launch_flags:
+        *path, key = dotted.split(".")
+        source, target = config, recorded
+        for part in path:
+            source, target = source[part], target[part]
+        target[key] = source[key]
+    assert json.loads(json.dumps(config)) == recorded
+
+
 def override(config, **overrides):
     """`config` with flat 'a.b' keys set (as --config.a.b=value would), returned for chaining."""
     from jaxgan import config_lib
