@@ -46,10 +46,14 @@ def load_experiment(name: str, variant: str | None = "smoke"):
 
 def assert_is_recorded_run(config: dict, record: str, launch_flags: tuple[str, ...]) -> None:
     """`config` (a variant's to_dict()) equals docs/results/<record>/config.json, the run README
-    reports, except for `launch_flags`: dotted keys that run set on its command line."""
+    reports, except for `launch_flags`: dotted keys that run set on its command line. Keys added
+    after the run was recorded read as their defaults, as the evaluator reads that run (they
+    default to what the run trained with)."""
     import json
 
-    recorded = json.loads((REPO / "docs/results" / record / "config.json").read_text())
+    from jaxgan.checkpoint import load_config
+
+    recorded = load_config(str(REPO / "docs/results" / record)).to_dict()
     for dotted in launch_flags:
         *path, key = dotted.split(".")
         source, target = config, recorded

@@ -69,6 +69,28 @@ def test_the_code_changes_the_image_and_q_predicts_k_logits():
                                   return_code=True)
 
 
+def test_code_projection_conditions_d_on_given_codes_and_on_q_for_real_images():
+    spec = _spec(**{"model.info_projection": True})
+    state = gan.init(spec, 0)
+    assert "code_projection" in state.discriminator["params"]
+    x = jax.random.uniform(jax.random.key(2), (6, 28, 28, 1), minval=-1.0, maxval=1.0)
+    d = spec.discriminator
+    logits, code_logits = d.apply(state.discriminator, x, train=False, return_code=True)
+    q_codes = jnp.argmax(code_logits, -1)
+    # Without codes (real images) D projects on Q's own argmax: the same as being told it.
+    np.testing.assert_allclose(logits, d.apply(state.discriminator, x, q_codes, train=False),
+                               rtol=1e-6)
+    # Told another code (a generated image's), the logit changes.
+    other = d.apply(state.discriminator, x, (q_codes + 1) % 10, train=False)
+    assert float(jnp.max(jnp.abs(other - logits))) > 1e-4
+    # One training step runs with it, and the config needs an InfoGAN code.
+    real = jax.random.uniform(jax.random.key(3), (16, 28, 28, 1), minval=-1.0, maxval=1.0)
+    _, metrics = jax.jit(lambda s: gan.train_phase(spec, "dg", s, {"image": real}))(state)
+    assert np.isfinite(float(metrics["g_loss"]))
+    with pytest.raises(UserError, match="info_projection"):
+        _spec(**{"model.info_projection": True, "model.info_categories": 0})
+
+
 def test_training_teaches_q_the_codes():
     # G and Q minimise the same cross entropy, so within ~150 steps (of batch 16, at the smoke
     # widths) Q tells the codes apart far better than chance (ln 10 = 2.30), whatever the real
@@ -124,6 +146,52 @@ def test_evaluator_records_balanced_codes_and_refuses_cas(run):
     # Codes are not labels: the class-conditional scores stay refused.
     proc = run_cli("jaxgan.evaluate", *common, "--metrics=cas_lenet", env=env, check=False)
     assert_one_line_error(proc, "class-conditional")
+
+
+def test_evaluator_fits_the_code_prior_to_real_data(run, tmp_path):
+    workdir, classifier_dir, env = run
+    run_cli("jaxgan.evaluate", f"--workdir={workdir}", f"--classifier_dir={classifier_dir}",
+            "--num_samples=200", "--batch_size=100", "--steps=4", "--metrics=is_lenet",
+            "--code_prior=posterior", env=env)
+    records = [json.loads(line) for line in (workdir / "eval" / "metrics.jsonl").open()]
+    (fitted,) = [r for r in records if r["generator"] == "ema_qprior"]
+    codes = fitted["latent_codes"]
+    assert codes["prior"] == "q_posterior_em" and codes["real"] == "mnist/train"
+    assert codes["real_images"] == 60000 and codes["em_iterations"] >= 1
+    assert len(codes["probs"]) == 10 and sum(codes["probs"]) == pytest.approx(1.0, abs=1e-4)
+    # A model without codes has no prior to fit: one clear line, before anything is read.
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "config.json").write_text(json.dumps(load_experiment("dcgan_mnist").to_dict()))
+    proc = run_cli("jaxgan.evaluate", f"--workdir={plain}", "--code_prior=posterior",
+                   env=env, check=False)
+    assert_one_line_error(proc, "model.info_categories is 0")
+
+
+@pytest.fixture(scope="module")
+def learned_run(tmp_path_factory, tiny_lenet):
+    workdir = tmp_path_factory.mktemp("infogan_learned") / "run"
+    run_cli("jaxgan.main", DCGAN, f"--workdir={workdir}", "--config.model.info_categories=4",
+            "--config.model.info_prior=learned", "--config.training.info_prior_start_step=0",
+            "--config.training.info_prior_momentum=0.5")
+    return workdir, *tiny_lenet
+
+
+def test_a_learned_prior_is_logged_checkpointed_and_drawn_by_the_evaluator(learned_run):
+    from jaxgan.checkpoint import restore_plain
+
+    workdir, classifier_dir, env = learned_run
+    logged = [json.loads(line) for line in (workdir / "metrics.jsonl").open()]
+    assert all(0.0 <= r["code_prior_min"] <= 0.25 <= r["code_prior_max"] <= 1.0
+               for r in logged if "d_loss" in r)
+    prior = np.asarray(restore_plain(str(workdir / "checkpoints" / "4" / "train"))["extra"]
+                       ["code_prior"])
+    assert not np.allclose(prior, 0.25)
+    run_cli("jaxgan.evaluate", f"--workdir={workdir}", f"--classifier_dir={classifier_dir}",
+            "--num_samples=200", "--batch_size=100", "--steps=4", "--metrics=is_lenet", env=env)
+    (record,) = [json.loads(line) for line in (workdir / "eval" / "metrics.jsonl").open()]
+    assert record["generator"] == "params" and record["latent_codes"]["prior"] == "learned"
+    np.testing.assert_allclose(record["latent_codes"]["probs"], prior / prior.sum(), atol=1e-5)
 
 
 @pytest.mark.parametrize("variant, categories, record", [

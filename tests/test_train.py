@@ -82,3 +82,15 @@ def test_non_finite_training_stops_with_a_clear_error_and_keeps_checkpoints(tmp_
                                "g_optimizer.learning_rate": 1e30}), workdir)
     from jaxgan.checkpoint import Checkpointer
     assert Checkpointer(workdir, 3, read_only=True).all_steps() == [2]
+
+
+def test_resume_is_bit_exact_with_a_learned_infogan_code_prior(tmp_path):
+    learned = {"model.info_categories": 4, "model.info_prior": "learned",
+               "training.info_prior_start_step": 1, "training.info_prior_momentum": 0.5,
+               "training.n_critic": 2}
+    straight = _host(train.train(_config(num_train_steps=5, **learned), str(tmp_path / "a")))
+    interrupted = str(tmp_path / "b")
+    train.train(_config(num_train_steps=3, **learned), interrupted)
+    resumed = _host(train.train(_config(num_train_steps=5, **learned), interrupted))
+    chex.assert_trees_all_equal(straight, resumed)
+    assert not np.allclose(straight.extra["code_prior"], 0.25)  # it moved, and was checkpointed

@@ -237,6 +237,11 @@ def restore_generator(workdir: str, abstract_generator: Any, step: int | None = 
                       item: str = "generator"):
     """(generator variables, step) from a run's checkpoint (latest by default), read-only.
     `item` is "generator" or "generator_ema" (see `generator_item`)."""
+    return restore_item(workdir, item, abstract_generator, step)
+
+
+def restore_item(workdir: str, item: str, abstract_tree: Any, step: int | None = None):
+    """(one item of ARRAY_ITEMS, step) from a run's checkpoint (latest by default), read-only."""
     checkpointer = Checkpointer(workdir, keep=1, read_only=True)
     steps = checkpointer.all_steps() if os.path.isdir(checkpointer.directory) else []
     if not steps:
@@ -245,7 +250,7 @@ def restore_generator(workdir: str, abstract_generator: Any, step: int | None = 
     if step not in steps:
         raise UserError(f"no checkpoint at step {step} in {checkpointer.directory}; have {steps}")
     try:
-        items = checkpointer.restore_items(step, {item: abstract_generator})
+        items = checkpointer.restore_items(step, {item: abstract_tree})
     except Exception as e:
         raise UserError(
             f"cannot read the {item} of checkpoint {checkpointer.directory}/{step}: "

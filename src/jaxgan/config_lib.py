@@ -65,6 +65,13 @@ def gan_config() -> ml_collections.ConfigDict:
     # > 1: InfoGAN (Chen et al. 2016): G also takes a uniform K-way latent code, which a Q head
     # on D's features learns to predict (no labels used); dcgan only.
     c.model.info_categories = 0
+    # The codes' prior: "uniform" (InfoGAN's), or "learned": from `training.info_prior_start_step`
+    # on, online EM on the Q head's posteriors of the real batches moves it to the codes' shares
+    # of the real data (jaxgan.code_prior), and codes are drawn from it.
+    c.model.info_prior = "uniform"
+    # True: D's projection head (as a cGAN's) conditioned on the code: generated images by the
+    # code they were drawn with, real ones by the code Q assigns them (self-conditioned GAN).
+    c.model.info_projection = False
     c.loss.real_label = 1.0  # < 1: one-sided label smoothing (logistic losses)
     c.loss.feature_matching = False  # G matches D's mean features on real data
     c.loss.info_weight = 1.0  # lambda of InfoGAN's code cross entropy (G and Q minimise it)
@@ -86,6 +93,11 @@ def gan_config() -> ml_collections.ConfigDict:
         "ema_start_step": 0,  # the EMA copies the generator before this step
         "instance_noise": 0.0,  # std of Gaussian noise added to D's inputs
         "instance_noise_steps": 0,  # anneal that std linearly to 0 over these steps (0: constant)
+        # model.info_prior=learned: when the prior starts to move, how slowly (per step), and the
+        # share of training codes still drawn uniformly (so every code keeps being trained).
+        "info_prior_start_step": 2000,
+        "info_prior_momentum": 0.999,
+        "info_prior_floor": 0.1,
     })
     c.augment = ml_collections.ConfigDict({"policy": ""})  # DiffAugment, e.g. "translation,cutout,color"
     return c

@@ -4,13 +4,14 @@
         [--num_samples=10000] [--once]
     python -m jaxgan.evaluate --reference --dataset=mnist     # the real-data floor
     python -m jaxgan.evaluate --workdir=DIR --steps=S --z_truncation=1.0   # (or --truncation_psi)
+    python -m jaxgan.evaluate --workdir=DIR --code_prior=posterior  # InfoGAN codes, data's shares
 
 Records (one JSON object per step and metric) are appended to DIR/eval/metrics.jsonl, with the
 provenance of every number: extractor and its weights' sha256, preprocessing, sample counts, the
 id of the cached reference statistics, the checkpoint step, the generator scored (EMA or
-trained weights, recalibrated BatchNorm, truncation) and the wall time. The JSONL is also
-the job's memory: a restarted evaluator skips what is recorded, so killing it loses nothing.
-It never imports the training code and never writes into the checkpoints.
+trained weights, recalibrated BatchNorm, truncation, the code prior) and the wall time. The
+JSONL is also the job's memory: a restarted evaluator skips what is recorded, so killing it
+loses nothing. It never imports the training code and never writes into the checkpoints.
 """
 
 from __future__ import annotations
@@ -29,7 +30,13 @@ import numpy as np
 from absl import flags
 
 from jaxgan import cli, families, filelock
-from jaxgan.checkpoint import Checkpointer, generator_item, load_config, restore_generator
+from jaxgan.checkpoint import (
+    Checkpointer,
+    generator_item,
+    load_config,
+    restore_generator,
+    restore_item,
+)
 from jaxgan.errors import UserError
 from jaxgan.metrics import load_extractor, resolve_metrics
 
@@ -68,6 +75,12 @@ _PSI = flags.DEFINE_float(
     "(the StyleGAN truncation trick). Records get generator 'ema_psiP'.")
 _STEPS = flags.DEFINE_list(
     "steps", None, "Only these checkpoint steps (e.g. 3000 or 1000,3000); implies --once.")
+_CODE_PRIOR = flags.DEFINE_enum(
+    "code_prior", "uniform", ["uniform", "posterior"], "InfoGAN models: the distribution of the "
+    "latent code. uniform: the training prior, every code equally often. posterior: the prior "
+    "that matches the codes' shares to the real training split, by EM on the Q head's "
+    "posteriors of the real images (label-shift EM, Saerens et al. 2002; no labels read); codes "
+    "are then drawn in those proportions. Records get generator 'ema_qprior'.")
 _GENERATOR = flags.DEFINE_enum(
     "generator", "auto", ["auto", "ema", "params"], "Which generator to score: the EMA one when "
     "the model keeps it (auto), or the trained weights themselves (params).")
@@ -211,7 +224,7 @@ class Evaluator:
     def __init__(self, workdir: str, metric_names: str, num_samples: int, batch_size: int,
                  classifier_dir: str | None, inception: str | None, generator: str = "auto",
                  bn_recalibrate: int = 0, z_truncation: float | None = None,
-                 truncation_psi: float | None = None):
+                 truncation_psi: float | None = None, code_prior: str = "uniform"):
         self.workdir, self.num_samples, self.batch_size = workdir, num_samples, batch_size
         self.config = load_config(workdir)
         self.metrics = resolve_metrics(metric_names)
@@ -222,6 +235,8 @@ class Evaluator:
         self.generator_item, self.abstract_generator = generator_item(abstract, generator)
         self.default_generator = "ema" if abstract.generator_ema else "params"
         self.generator_name = "ema" if self.generator_item == "generator_ema" else "params"
+        self.abstract_discriminator = abstract.discriminator
+        self.abstract_train = {"step": abstract.step, "rng": abstract.rng, "extra": abstract.extra}
         self.bn_recalibrate = int(bn_recalibrate)
         if self.bn_recalibrate:
             if self.bn_recalibrate < 0:
@@ -242,6 +257,14 @@ class Evaluator:
         generate_options = {} if truncation_psi is None else {"truncation_psi": truncation_psi}
         self.num_classes = int(getattr(self.spec, "num_classes", 0) or 0)
         self.info_categories = int(getattr(self.spec, "info_categories", 0) or 0)
+        if code_prior not in ("uniform", "posterior"):
+            raise UserError(f"--code_prior must be uniform or posterior, not {code_prior!r}")
+        if code_prior == "posterior" and not self.info_categories:
+            raise UserError("--code_prior=posterior re-weights an InfoGAN model's latent codes; "
+                            "this model has none (model.info_categories is 0)")
+        self.code_prior = code_prior
+        if code_prior == "posterior":
+            self.generator_name += "_qprior"
         conditional = [m.name for m in self.metrics if m.conditional]
         if self.num_classes == 0 and conditional:
             raise UserError(f"{', '.join(conditional)} score(s) generated images against their "
@@ -249,6 +272,7 @@ class Evaluator:
                             "(model.num_classes > 0)")
         self.generate = jax.jit(
             lambda v, z, y: self.family.generate(self.spec, v, z, y, **generate_options))
+        self._real_images = None  # the real split, for --code_prior=posterior
         self.records = RecordFile(os.path.join(workdir, "eval", "metrics.jsonl"))
         self.checkpoints = Checkpointer(workdir, keep=1, read_only=True)
         self._tb = None
@@ -291,14 +315,64 @@ class Evaluator:
         return [s for s in steps
                 if not all(self.records.done(s, m.name, self.generator_name) for m in self.metrics)]
 
-    def generated_images(self, generator_vars) -> tuple[np.ndarray, np.ndarray | None]:
+    def learned_code_prior(self, step: int) -> np.ndarray | None:
+        """The code prior a `model.info_prior=learned` run learned by `step`, or None (uniform)."""
+        if getattr(self.spec, "info_prior", "uniform") != "learned":
+            return None
+        train, _ = restore_item(self.workdir, "train", self.abstract_train, step)
+        prior = np.asarray(train["extra"]["code_prior"], np.float64)
+        return prior / prior.sum()
+
+    def code_prior_of(self, step: int) -> dict[str, Any] | None:
+        """How this evaluation draws InfoGAN codes at `step` (None: every code equally often):
+        the run's learned prior, or with --code_prior=posterior the prior fitted to real data."""
+        learned = self.learned_code_prior(step)
+        if self.code_prior == "posterior":
+            return self.estimated_code_prior(step, learned)
+        if learned is None:
+            return None
+        return {"prior": "learned", "probs": [round(float(p), 6) for p in learned]}
+
+    def estimated_code_prior(self, step: int, learned: np.ndarray | None) -> dict[str, Any]:
+        """The code prior matched to the real training split by the Q head of D at `step`
+        (see `jaxgan.code_prior`), with what the provenance records of it. Q's posteriors are
+        taken as computed under the prior its training codes were drawn from: uniform, or a
+        learned prior's sampling mixture."""
+        from jaxgan import code_prior
+        from jaxgan.data import load_idx_arrays
+        from jaxgan.data.pipeline import preprocess
+
+        ds = self.config.dataset
+        d_vars, _ = restore_item(self.workdir, "discriminator", self.abstract_discriminator, step)
+        if self._real_images is None:
+            images, _ = load_idx_arrays(ds.name, ds.split, ds.data_dir or None,
+                                        ds.tfds_dir or None)
+            self._real_images = preprocess(images, ds.image_size, ds.channels)
+        posteriors = code_prior.q_posteriors(self.spec, d_vars, self._real_images,
+                                             self.batch_size)
+        trained_with = None if learned is None else np.asarray(
+            code_prior.sampling_prior(learned, self.spec.info_prior_floor))
+        prior, iterations = code_prior.em_prior(posteriors, trained_with)
+        return {"prior": "q_posterior_em", "probs": [round(float(p), 6) for p in prior],
+                "em_iterations": iterations, "real_images": len(posteriors),
+                "real": f"{ds.name}/{ds.split}"}
+
+    def generated_images(self, generator_vars, prior: dict[str, Any] | None = None
+                         ) -> tuple[np.ndarray, np.ndarray | None]:
         """(images, requested labels or None). A conditional model is asked for every class
-        equally often (labels 0, 1, ..., K-1, 0, ...)."""
+        equally often (labels 0, 1, ..., K-1, 0, ...); an InfoGAN model gets every code equally
+        often, or, with an estimated `prior`, codes in its proportions (a seeded stratified
+        draw)."""
         count = max(m.num_samples or self.num_samples for m in self.metrics)
         key = jax.random.key(EVAL_SEED)
         batches = []
         k = self.num_classes or self.info_categories  # InfoGAN: every code equally often
         labels = np.arange(count + self.batch_size, dtype=np.int32) % k if k else None
+        if prior is not None:
+            from jaxgan.code_prior import stratified_codes
+
+            labels = stratified_codes(np.asarray(prior["probs"]) / np.sum(prior["probs"]),
+                                      count + self.batch_size, EVAL_SEED)
         for i, start in enumerate(range(0, count, self.batch_size)):
             z = self.family.sample_latents(self.spec, jax.random.fold_in(key, i), self.batch_size,
                                            **self.latent_options)
@@ -320,7 +394,8 @@ class Evaluator:
             generator_vars = self.family.recalibrate_batch_stats(
                 self.spec, generator_vars, jax.random.key(EVAL_SEED + 1), self.bn_recalibrate,
                 self.batch_size)
-        images, labels = self.generated_images(generator_vars)
+        prior = self.code_prior_of(step) if self.info_categories else None
+        images, labels = self.generated_images(generator_vars, prior)
         for kind, extractor in self.extractors.items():
             metrics = [m for m in self.metrics if m.extractor == kind
                        and not self.records.done(step, m.name, self.generator_name)]
@@ -344,7 +419,7 @@ class Evaluator:
                                          if self.bn_recalibrate else None),
                     "truncation": self.truncation,
                     "labels": "balanced" if self.num_classes else None,
-                    "latent_codes": "balanced" if self.info_categories else None,
+                    "latent_codes": (prior or "balanced") if self.info_categories else None,
                     "eval_seed": EVAL_SEED,
                     "wall_time": time.time(), "seconds": round(time.time() - started, 2),
                 }
@@ -450,7 +525,8 @@ def main(argv: list[str]) -> None:
         raise UserError("--workdir is required (or --reference --dataset=NAME)")
     evaluator = Evaluator(_WORKDIR.value, _METRICS.value, _NUM_SAMPLES.value, _BATCH.value,
                           _CLASSIFIER.value, _INCEPTION.value, _GENERATOR.value,
-                          _BN_RECALIBRATE.value, _Z_TRUNCATION.value, _PSI.value)
+                          _BN_RECALIBRATE.value, _Z_TRUNCATION.value, _PSI.value,
+                          _CODE_PRIOR.value)
     try:
         only_steps = None if _STEPS.value is None else [int(s) for s in _STEPS.value]
     except ValueError:

@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxgan import augment, losses, optimizers, regularizers
+from jaxgan import augment, code_prior, losses, optimizers, regularizers
 from jaxgan.errors import UserError
 from jaxgan.models import dcgan
 from jaxgan.state import TrainState, initial_state
@@ -50,7 +50,12 @@ class Spec:
     image_shape: tuple[int, int, int]
     num_classes: int = 0
     info_categories: int = 0  # InfoGAN: G's K-way latent code, predicted by D's Q head
+    info_projection: bool = False  # D's projection head conditioned on the code
     info_weight: float = 1.0
+    info_prior: str = "uniform"  # or "learned" (jaxgan.code_prior): state.extra["code_prior"]
+    info_prior_start_step: int = 0
+    info_prior_momentum: float = 0.999
+    info_prior_floor: float = 0.1
     real_label: float = 1.0
     feature_matching: bool = False
     gradient_penalty: float = 0.0
@@ -84,7 +89,8 @@ def _models(config, dtype) -> tuple[nn.Module, nn.Module]:
         d = dcgan.Discriminator(
             ds.image_size, m.ndf, dtype, norm=dl.norm, spectral_norm=dl.spectral_norm,
             minibatch_std=dl.minibatch_std, minibatch_kernels=dl.minibatch_discrimination,
-            num_classes=m.num_classes, info_categories=m.info_categories)
+            num_classes=m.num_classes, info_categories=m.info_categories,
+            code_projection=bool(m.info_projection))
         return g, d
     if m.info_categories:
         raise UserError(f"model.info_categories (InfoGAN's code) is built for model.name=dcgan, "
@@ -133,9 +139,27 @@ def setup(config) -> Spec:
     if m.info_categories and m.num_classes:
         raise UserError("model.info_categories (an unsupervised code) and model.num_classes "
                         "(labels) cannot both be set; choose one")
+    if m.info_projection and not m.info_categories:
+        raise UserError("model.info_projection conditions D on InfoGAN's code: set "
+                        "model.info_categories (e.g. 20)")
     if m.info_categories and loss.info_weight <= 0:
         raise UserError(f"loss.info_weight must be positive with model.info_categories, not "
                         f"{loss.info_weight}")
+    if m.info_prior not in ("uniform", "learned"):
+        raise UserError(f"model.info_prior must be uniform or learned, not {m.info_prior!r}")
+    if m.info_prior == "learned":
+        if not m.info_categories:
+            raise UserError("model.info_prior=learned is the prior of InfoGAN's code: set "
+                            "model.info_categories (e.g. 20)")
+        if not 0.0 <= tr.info_prior_momentum < 1.0:
+            raise UserError(f"training.info_prior_momentum must be in [0, 1), not "
+                            f"{tr.info_prior_momentum}")
+        if not 0.0 <= tr.info_prior_floor <= 1.0:
+            raise UserError(f"training.info_prior_floor must be in [0, 1], not "
+                            f"{tr.info_prior_floor}")
+        if tr.info_prior_start_step < 0:
+            raise UserError(f"training.info_prior_start_step must be >= 0, not "
+                            f"{tr.info_prior_start_step}")
     generator, discriminator = _models(config, dtype)
     return Spec(
         generator=generator,
@@ -148,7 +172,12 @@ def setup(config) -> Spec:
         image_shape=(ds.image_size, ds.image_size, ds.channels),
         num_classes=m.num_classes,
         info_categories=int(m.info_categories),
+        info_projection=bool(m.info_projection),
         info_weight=float(loss.info_weight),
+        info_prior=str(m.info_prior),
+        info_prior_start_step=int(tr.info_prior_start_step),
+        info_prior_momentum=float(tr.info_prior_momentum),
+        info_prior_floor=float(tr.info_prior_floor),
         real_label=float(loss.real_label),
         feature_matching=bool(loss.feature_matching),
         gradient_penalty=float(reg.gradient_penalty),
@@ -174,7 +203,10 @@ def init(spec: Spec, seed: jax.Array) -> TrainState:
     g_labels = jnp.zeros((1,), jnp.int32) if _g_classes(spec) else None
     g_vars = spec.generator.init(g_key, z, g_labels, train=False)
     d_vars = spec.discriminator.init(d_key, x, labels, train=False)
-    return initial_state(run_key, g_vars, d_vars, spec.g_tx, spec.d_tx, ema=bool(spec.ema_decay))
+    extra = ({"code_prior": code_prior.uniform(spec.info_categories)}
+             if spec.info_prior == "learned" else None)
+    return initial_state(run_key, g_vars, d_vars, spec.g_tx, spec.d_tx, ema=bool(spec.ema_decay),
+                         extra=extra)
 
 
 def sample_latents(spec: Spec, key: jax.Array, num: int,
@@ -200,11 +232,22 @@ def default_labels(spec: Spec, num: int) -> jax.Array | None:
     return jnp.arange(num, dtype=jnp.int32) % k if k else None
 
 
-def sample_codes(spec: Spec, key: jax.Array, num: int) -> jax.Array | None:
-    """InfoGAN codes c ~ Uniform{0, ..., K-1} for training, or None without a code."""
+def sample_codes(spec: Spec, key: jax.Array, num: int,
+                 prior_K: jax.Array | None = None) -> jax.Array | None:
+    """InfoGAN codes c ~ Uniform{0, ..., K-1} for training, or c ~ `prior`, or None without a
+    code."""
     if not spec.info_categories:
         return None
-    return jax.random.randint(key, (num,), 0, spec.info_categories, jnp.int32)
+    if prior_K is None:
+        return jax.random.randint(key, (num,), 0, spec.info_categories, jnp.int32)
+    return jax.random.categorical(key, jnp.log(prior_K), shape=(num,)).astype(jnp.int32)
+
+
+def _training_code_prior(spec: Spec, state: TrainState) -> jax.Array | None:
+    """The distribution training draws codes from (None: uniform, InfoGAN's)."""
+    if spec.info_prior != "learned":
+        return None
+    return code_prior.sampling_prior(state.extra["code_prior"], spec.info_prior_floor)
 
 
 def generate(spec: Spec, generator_vars: dict[str, Any], z_BxZ: jax.Array,
@@ -293,6 +336,13 @@ def _logit_metrics(spec: Spec, prefix: str, logits: jax.Array) -> dict[str, jax.
     return out
 
 
+def _fake_labels(spec: Spec, labels: jax.Array | None,
+                 codes: jax.Array | None) -> jax.Array | None:
+    """What D is told of a generated batch: its classes, or with `model.info_projection` the
+    codes it was drawn with (a real batch is told nothing: D reads its code from Q)."""
+    return codes if spec.info_projection else labels
+
+
 def _code_output(codes: jax.Array | None) -> dict[str, bool]:
     """D's keyword for the Q head's logits, only when there are codes (SNGAN's D has no head)."""
     return {} if codes is None else {"return_code": True}
@@ -311,12 +361,18 @@ def _d_update(spec: Spec, state: TrainState, batch, fake: jax.Array, key: jax.Ar
     real_in = _d_input(spec, real, real_key, noise_std)
     fake_in = _d_input(spec, jax.lax.stop_gradient(fake), fake_key, noise_std)
 
+    learn_prior = codes is not None and spec.info_prior == "learned"
+
     def d_loss_fn(params):
-        real_logits, d_vars = _apply_train(spec.discriminator, state.discriminator, params,
-                                           real_in, labels)
+        real_out, d_vars = _apply_train(spec.discriminator, state.discriminator, params,
+                                        real_in, labels, **_code_output(codes if learn_prior
+                                                                        else None))
+        # With a learned code prior, Q's posteriors of the real batch (no gradient: Q learns
+        # only from generated images, as in InfoGAN) estimate the codes' shares of real data.
+        real_logits, real_code_logits = real_out if learn_prior else (real_out, None)
         terms = {}
-        fake_out, d_vars = _apply_train(spec.discriminator, d_vars, params, fake_in, labels,
-                                        **_code_output(codes))
+        fake_out, d_vars = _apply_train(spec.discriminator, d_vars, params, fake_in,
+                                        _fake_labels(spec, labels, codes), **_code_output(codes))
         fake_logits = fake_out if codes is None else fake_out[0]
         loss = spec.loss.d_loss(real_logits, fake_logits, real_label=spec.real_label)
         if codes is not None:
@@ -338,10 +394,10 @@ def _d_update(spec: Spec, state: TrainState, batch, fake: jax.Array, key: jax.Ar
         if spec.r2_gamma:
             terms["r2_penalty"] = regularizers.r1_penalty(d_fn, fake_in)
             loss = loss + 0.5 * spec.r2_gamma * terms["r2_penalty"]
-        return loss, (d_vars, real_logits, fake_logits, terms)
+        return loss, (d_vars, real_logits, fake_logits, terms, real_code_logits)
 
-    (d_loss, (d_vars, real_logits, fake_logits, terms)), grads = jax.value_and_grad(
-        d_loss_fn, has_aux=True)(state.discriminator["params"])
+    (d_loss, (d_vars, real_logits, fake_logits, terms, real_code_logits)), grads = \
+        jax.value_and_grad(d_loss_fn, has_aux=True)(state.discriminator["params"])
     updates, d_opt_state = spec.d_tx.update(grads, state.d_opt_state,
                                             state.discriminator["params"])
     d_vars = {**d_vars, "params": optax.apply_updates(state.discriminator["params"], updates)}
@@ -350,7 +406,24 @@ def _d_update(spec: Spec, state: TrainState, batch, fake: jax.Array, key: jax.Ar
                **_logit_metrics(spec, "d_fake", fake_logits)}
     if spec.instance_noise:
         metrics["instance_noise"] = noise_std
-    return d_vars, d_opt_state, metrics
+    real_code_probs = (None if real_code_logits is None else
+                       jax.nn.softmax(jax.lax.stop_gradient(real_code_logits), axis=-1))
+    return d_vars, d_opt_state, metrics, real_code_probs
+
+
+def _update_code_prior(spec: Spec, state: TrainState, sampling_K: jax.Array | None,
+                       real_code_probs: jax.Array | None, metrics: dict[str, jax.Array]):
+    """state.extra with the learned code prior moved by one online EM step (from
+    `training.info_prior_start_step` on); its extremes join the metrics."""
+    if real_code_probs is None:
+        return state.extra
+    prior = state.extra["code_prior"]
+    moved = code_prior.online_em_step(prior, sampling_K, real_code_probs,
+                                      spec.info_prior_momentum)
+    prior = jnp.where(state.step >= spec.info_prior_start_step, moved, prior)
+    metrics["code_prior_min"] = jnp.min(prior)
+    metrics["code_prior_max"] = jnp.max(prior)
+    return {**state.extra, "code_prior": prior}
 
 
 def _ema(spec: Spec, step: jax.Array, ema: dict[str, Any], new: dict[str, Any]):
@@ -372,7 +445,8 @@ def train_phase(spec: Spec, phase: str, state: TrainState, batch: dict[str, jax.
     z = sample_latents(spec, z_key, real.shape[0])
     labels = batch["label"] if spec.num_classes else None
     # InfoGAN's code: its own key, so runs without a code draw exactly what they drew before.
-    codes = sample_codes(spec, jax.random.fold_in(z_key, 1), real.shape[0])
+    sampling = _training_code_prior(spec, state)
+    codes = sample_codes(spec, jax.random.fold_in(z_key, 1), real.shape[0], sampling)
     g_params = state.generator["params"]
 
     def generator(p):
@@ -381,14 +455,17 @@ def train_phase(spec: Spec, phase: str, state: TrainState, batch: dict[str, jax.
 
     if phase == "d":
         fake, g_vars = generator(g_params)
-        d_vars, d_opt_state, metrics = _d_update(spec, state, batch, fake, d_key, codes)
+        d_vars, d_opt_state, metrics, real_q = _d_update(spec, state, batch, fake, d_key, codes)
         return state.replace(step=state.step + 1, generator=g_vars, discriminator=d_vars,
-                             d_opt_state=d_opt_state), metrics
+                             d_opt_state=d_opt_state,
+                             extra=_update_code_prior(spec, state, sampling, real_q,
+                                                      metrics)), metrics
     if phase != "dg":
         raise ValueError(f"unknown phase {phase!r}")
 
     fake, g_vjp, g_vars = jax.vjp(generator, g_params, has_aux=True)
-    d_vars, d_opt_state, metrics = _d_update(spec, state, batch, fake, d_key, codes)
+    d_vars, d_opt_state, metrics, real_q = _d_update(spec, state, batch, fake, d_key, codes)
+    extra = _update_code_prior(spec, state, sampling, real_q, metrics)
     d_params = d_vars["params"]
     noise_std = _noise_std(spec, state.step)
     real_key, fake_key = jax.random.split(g_key)
@@ -396,7 +473,7 @@ def train_phase(spec: Spec, phase: str, state: TrainState, batch: dict[str, jax.
     def g_loss_fn(images):
         outputs, new_d_vars = _apply_train(
             spec.discriminator, d_vars, d_params, _d_input(spec, images, fake_key, noise_std),
-            labels, return_features=True, **_code_output(codes))
+            _fake_labels(spec, labels, codes), return_features=True, **_code_output(codes))
         logits, fake_features = outputs[:2]
         if spec.feature_matching:  # Salimans et al. 2016: match D's mean features on real data
             (_, real_features), new_d_vars = _apply_train(
@@ -426,6 +503,7 @@ def train_phase(spec: Spec, phase: str, state: TrainState, batch: dict[str, jax.
         d_opt_state=d_opt_state,
         generator_ema=(_ema(spec, state.step, state.generator_ema, g_vars)
                        if spec.ema_decay else state.generator_ema),
+        extra=extra,
     )
     metrics.update({"g_loss": g_loss, "g_grad_norm": optax.tree.norm(g_grads),
                     **_logit_metrics(spec, "d_fake_after", g_logits)})

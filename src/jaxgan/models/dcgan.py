@@ -100,7 +100,10 @@ class Discriminator(nn.Module):
     labels (`num_classes > 0`, Miyato & Koyama 2018: logit + <embed(y), sum-pooled features>),
     and InfoGAN's Q head (`info_categories > 0`, Chen et al. 2016: logits [B, K] of the
     generator's categorical latent code, from the flattened last features through a 128-unit
-    hidden layer, sharing the rest of D).
+    hidden layer, sharing the rest of D). With `code_projection` the projection head is
+    conditioned on that code instead of a class: `labels_B` carries the codes of generated
+    images, and an image without one (a real image) takes the code Q assigns it (its argmax,
+    no gradient), as the self-conditioned GAN (Liu et al. 2020) labels real data by clusters.
     `return_features=True` returns (logits, the penultimate features [B, F]) for feature matching;
     `return_code=True` adds the Q head's code logits as the last element.
     """
@@ -114,6 +117,7 @@ class Discriminator(nn.Module):
     minibatch_kernels: int = 0
     num_classes: int = 0
     info_categories: int = 0
+    code_projection: bool = False
 
     @nn.compact
     def __call__(self, x_BxSxSxC: jax.Array, labels_B: jax.Array | None = None,
@@ -149,6 +153,16 @@ class Discriminator(nn.Module):
             logits = _conv(self.spectral_norm, train, 1, (base, base), "logit",
                            self.dtype)(x).reshape(x.shape[0])
         logits = logits.astype(jnp.float32)
+        if self.code_projection:
+            if not self.info_categories:
+                raise ValueError("code_projection needs a discriminator with info_categories > 0")
+            codes = (jnp.argmax(jax.lax.stop_gradient(code_logits), axis=-1)
+                     if labels_B is None else labels_B)
+            embed = (SNEmbed if self.spectral_norm else nn.Embed)(
+                self.info_categories, features.shape[-1], embedding_init=dcgan_kernel_init,
+                name="code_projection")
+            logits = logits + jnp.sum(_embed(embed, codes, train, self.spectral_norm) * features,
+                                      axis=-1)
         if self.num_classes:
             if labels_B is None:
                 raise ValueError("a conditional discriminator needs labels")
