@@ -21,6 +21,9 @@ that reaches fid_lenet 2.45 (3.0x the floor), is_lenet 9.62, precision 0.88 at s
 
     python -m jaxgan.main --config=experiments/dcgan_mnist.py:infogan20_learned \
         --workdir=runs/infogan20_learned
+
+`:infogan20_learned_ms` adds MSGAN's mode-seeking term (Mao et al. 2019, lambda = 1): pairs of
+samples with one code and different z are pushed apart, for within-code variety (recall).
 """
 
 from jaxgan import config_lib
@@ -32,6 +35,7 @@ VARIANTS = {
 }
 VARIANTS["infogan20"] = {**VARIANTS["infogan"], "model.info_categories": 20}
 VARIANTS["infogan20_learned"] = {**VARIANTS["infogan20"], "model.info_prior": "learned"}
+VARIANTS["infogan20_learned_ms"] = {**VARIANTS["infogan20_learned"], "loss.mode_seeking": 1.0}
 
 
 def get_config(arg=None):

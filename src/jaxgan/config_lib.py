@@ -75,6 +75,9 @@ def gan_config() -> ml_collections.ConfigDict:
     c.loss.real_label = 1.0  # < 1: one-sided label smoothing (logistic losses)
     c.loss.feature_matching = False  # G matches D's mean features on real data
     c.loss.info_weight = 1.0  # lambda of InfoGAN's code cross entropy (G and Q minimise it)
+    # > 0: lambda of MSGAN's mode-seeking term (G): the batch's second half reuses the first
+    # half's InfoGAN codes with new z, and G is pushed to make those pairs differ.
+    c.loss.mode_seeking = 0.0
     c.regularizer = ml_collections.ConfigDict({
         "gradient_penalty": 0.0,  # WGAN-GP lambda (10 in the paper)
         "r1_gamma": 0.0,  # gamma of gamma/2 * E||grad D(real)||^2

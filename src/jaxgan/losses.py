@@ -104,3 +104,14 @@ def info_loss(code_logits_BxK: jax.Array, codes_B: jax.Array) -> jax.Array:
     up to the code's entropy. Minimised by both G and Q (D's shared body and head)."""
     log_q = jax.nn.log_softmax(code_logits_BxK.astype(jnp.float32), axis=-1)
     return -jnp.mean(jnp.take_along_axis(log_q, codes_B[:, None].astype(jnp.int32), axis=-1))
+
+
+def mode_seeking_loss(images_a: jax.Array, images_b: jax.Array, z_a: jax.Array,
+                      z_b: jax.Array, eps: float = 1e-5) -> tuple[jax.Array, jax.Array]:
+    """MSGAN's mode-seeking term (Mao et al. 2019), a generator loss: for pairs of samples drawn
+    with the same condition (label or code) and different latents, the ratio r of the mean
+    absolute image difference to the mean absolute latent difference, and the loss 1 / (r + eps).
+    Minimising it spreads the images of one condition apart. Returns (loss, r)."""
+    ratio = (jnp.mean(jnp.abs(images_a.astype(jnp.float32) - images_b.astype(jnp.float32)))
+             / jnp.mean(jnp.abs(z_a - z_b)))
+    return 1.0 / (ratio + eps), ratio

@@ -58,6 +58,7 @@ class Spec:
     info_prior_floor: float = 0.1
     real_label: float = 1.0
     feature_matching: bool = False
+    mode_seeking: float = 0.0
     gradient_penalty: float = 0.0
     r1_gamma: float = 0.0
     r2_gamma: float = 0.0
@@ -160,6 +161,15 @@ def setup(config) -> Spec:
         if tr.info_prior_start_step < 0:
             raise UserError(f"training.info_prior_start_step must be >= 0, not "
                             f"{tr.info_prior_start_step}")
+    if loss.mode_seeking < 0:
+        raise UserError(f"loss.mode_seeking must be >= 0 (0: off), not {loss.mode_seeking}")
+    if loss.mode_seeking and m.num_classes:
+        raise UserError("loss.mode_seeking pairs samples by InfoGAN code or by nothing; with "
+                        "model.num_classes it is not built (the pairs would need their own "
+                        "labels): set loss.mode_seeking=0")
+    if loss.mode_seeking and config.batch_size % 2:
+        raise UserError(f"loss.mode_seeking pairs the batch's two halves: batch_size must be "
+                        f"even, not {config.batch_size}")
     generator, discriminator = _models(config, dtype)
     return Spec(
         generator=generator,
@@ -180,6 +190,7 @@ def setup(config) -> Spec:
         info_prior_floor=float(tr.info_prior_floor),
         real_label=float(loss.real_label),
         feature_matching=bool(loss.feature_matching),
+        mode_seeking=float(loss.mode_seeking),
         gradient_penalty=float(reg.gradient_penalty),
         r1_gamma=float(reg.r1_gamma),
         r2_gamma=float(reg.r2_gamma),
@@ -241,6 +252,16 @@ def sample_codes(spec: Spec, key: jax.Array, num: int,
     if prior_K is None:
         return jax.random.randint(key, (num,), 0, spec.info_categories, jnp.int32)
     return jax.random.categorical(key, jnp.log(prior_K), shape=(num,)).astype(jnp.int32)
+
+
+def _training_codes(spec: Spec, key: jax.Array, num: int,
+                    prior_K: jax.Array | None) -> jax.Array | None:
+    """The codes of a training batch: `sample_codes`, or with `loss.mode_seeking` half as many,
+    repeated, so that samples i and i + num / 2 share their code (and differ in z)."""
+    if not spec.mode_seeking or not spec.info_categories:
+        return sample_codes(spec, key, num, prior_K)
+    half = sample_codes(spec, key, num // 2, prior_K)
+    return jnp.concatenate([half, half])
 
 
 def _training_code_prior(spec: Spec, state: TrainState) -> jax.Array | None:
@@ -446,7 +467,7 @@ def train_phase(spec: Spec, phase: str, state: TrainState, batch: dict[str, jax.
     labels = batch["label"] if spec.num_classes else None
     # InfoGAN's code: its own key, so runs without a code draw exactly what they drew before.
     sampling = _training_code_prior(spec, state)
-    codes = sample_codes(spec, jax.random.fold_in(z_key, 1), real.shape[0], sampling)
+    codes = _training_codes(spec, jax.random.fold_in(z_key, 1), real.shape[0], sampling)
     g_params = state.generator["params"]
 
     def generator(p):
@@ -484,9 +505,15 @@ def train_phase(spec: Spec, phase: str, state: TrainState, batch: dict[str, jax.
         else:
             loss = spec.loss.g_loss(logits)
         info = losses.info_loss(outputs[2], codes) if codes is not None else 0.0
-        return loss + spec.info_weight * info, (new_d_vars, logits, info)
+        loss = loss + spec.info_weight * info
+        ratio = 0.0
+        if spec.mode_seeking:
+            half = images.shape[0] // 2
+            ms, ratio = losses.mode_seeking_loss(images[:half], images[half:], z[:half], z[half:])
+            loss = loss + spec.mode_seeking * ms
+        return loss, (new_d_vars, logits, info, ratio)
 
-    (g_loss, (d_vars, g_logits, g_info)), d_fake = jax.value_and_grad(
+    (g_loss, (d_vars, g_logits, g_info, ms_ratio)), d_fake = jax.value_and_grad(
         g_loss_fn, has_aux=True)(fake)
     (g_grads,) = g_vjp(d_fake)
     if spec.orthogonal:  # BigGAN's orthogonal regularisation of G's weights
@@ -509,4 +536,6 @@ def train_phase(spec: Spec, phase: str, state: TrainState, batch: dict[str, jax.
                     **_logit_metrics(spec, "d_fake_after", g_logits)})
     if codes is not None:
         metrics["g_info_loss"] = g_info
+    if spec.mode_seeking:
+        metrics["mode_seeking_ratio"] = ms_ratio
     return new_state, metrics
