@@ -196,7 +196,8 @@ def test_a_learned_prior_is_logged_checkpointed_and_drawn_by_the_evaluator(learn
 
 @pytest.mark.parametrize("variant, categories, record", [
     ("infogan", 10, "infogan_mnist"), ("infogan20", 20, "infogan20_mnist"),
-    ("infogan20_learned", 20, "infogan20_learned")])
+    ("infogan20_learned", 20, "infogan20_learned"),
+    ("infogan20_learned_ms", 20, "infogan20_learned_ms")])
 def test_infogan_variants_are_the_reported_recipes(variant, categories, record):
     """README's InfoGAN rows were trained as these variants (checkpoints kept: 20); each must
     stay its recipe."""
