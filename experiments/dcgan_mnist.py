@@ -23,7 +23,8 @@ that reaches fid_lenet 2.45 (3.0x the floor), is_lenet 9.62, precision 0.88 at s
         --workdir=runs/infogan20_learned
 
 `:infogan20_learned_ms` adds MSGAN's mode-seeking term (Mao et al. 2019, lambda = 1): pairs of
-samples with one code and different z are pushed apart, for within-code variety (recall).
+samples with one code and different z are pushed apart, for within-code variety. Measured at
+step 16000 (README): recall 0.805 but fid_lenet 18.2, so it trades far too much fidelity.
 """
 
 from jaxgan import config_lib
