@@ -1,6 +1,6 @@
 """MSGAN's mode-seeking term (`loss.mode_seeking`): its value, that it joins the generator's
-loss and only the generator's, the paired InfoGAN codes it needs, its config mistakes, and the
-real CLI logging its ratio."""
+loss and only the generator's, its linear annealing (`loss.mode_seeking_steps`), the paired
+InfoGAN codes it needs, its config mistakes, and the real CLI logging its ratio and weight."""
 
 import json
 
@@ -69,8 +69,30 @@ def test_the_term_joins_the_generator_loss_and_not_the_discriminator():
     assert max(diffs) > 0.0
 
 
+def test_annealed_weight_falls_linearly_to_zero_and_then_the_term_is_gone():
+    spec = _spec(**{"loss.mode_seeking": 2.0, "loss.mode_seeking_steps": 8})
+    weights = [float(gan._mode_seeking_weight(spec, jnp.asarray(t))) for t in (0, 2, 6, 8, 100)]
+    assert weights == pytest.approx([2.0, 1.5, 0.5, 0.0, 0.0])
+    constant = _spec(**{"loss.mode_seeking": 2.0})
+    assert float(gan._mode_seeking_weight(constant, jnp.asarray(10**6))) == 2.0
+    # Past the annealing the generator step is the plain one: same loss, same parameters.
+    real = jax.random.uniform(jax.random.key(3), (16, 28, 28, 1), minval=-1.0, maxval=1.0)
+    out = {}
+    for name, sp in (("annealed", spec), ("plain", _spec())):
+        state = gan.init(sp, 0).replace(step=jnp.asarray(8, jnp.int32))
+        out[name] = jax.jit(lambda s, sp=sp: gan.train_phase(sp, "dg", s, {"image": real}))(
+            state)
+    (s_a, m_a), (s_p, m_p) = out["annealed"], out["plain"]
+    assert float(m_a["mode_seeking_weight"]) == 0.0
+    assert float(m_a["g_loss"]) == pytest.approx(float(m_p["g_loss"]), rel=1e-6)
+    jax.tree.map(lambda p, q: np.testing.assert_allclose(p, q, rtol=1e-5, atol=1e-6),
+                 s_a.generator["params"], s_p.generator["params"])
+
+
 @pytest.mark.parametrize("overrides, message", [
     ({"loss.mode_seeking": -1.0}, ">= 0"),
+    ({"loss.mode_seeking": 1.0, "loss.mode_seeking_steps": -5}, "mode_seeking_steps"),
+    ({"loss.mode_seeking_steps": 100}, "which is 0"),
     ({"loss.mode_seeking": 1.0, "model.num_classes": 10}, "model.num_classes"),
     ({"loss.mode_seeking": 1.0, "batch_size": 15}, "even"),
 ])
@@ -82,10 +104,12 @@ def test_mode_seeking_config_mistakes_are_user_errors(overrides, message):
 def test_cli_trains_with_the_term_and_logs_its_ratio(tmp_path):
     workdir = tmp_path / "run"
     run_cli("jaxgan.main", DCGAN, f"--workdir={workdir}", "--config.model.info_categories=4",
-            "--config.loss.mode_seeking=1.0")
+            "--config.loss.mode_seeking=1.0", "--config.loss.mode_seeking_steps=4")
     records = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
     ratios = [r["mode_seeking_ratio"] for r in records if "mode_seeking_ratio" in r]
     assert ratios and all(np.isfinite(ratios)) and min(ratios) > 0.0
+    weights = [r["mode_seeking_weight"] for r in records if "mode_seeking_weight" in r]
+    assert len(weights) == len(ratios) and 1.0 >= weights[0] > weights[-1] > 0.0
     odd = run_cli("jaxgan.main", DCGAN, f"--workdir={tmp_path / 'odd'}",
                   "--config.loss.mode_seeking=1.0", "--config.batch_size=15", check=False)
     assert_one_line_error(odd, "even")

@@ -78,6 +78,7 @@ def gan_config() -> ml_collections.ConfigDict:
     # > 0: lambda of MSGAN's mode-seeking term (G): the batch's second half reuses the first
     # half's InfoGAN codes with new z, and G is pushed to make those pairs differ.
     c.loss.mode_seeking = 0.0
+    c.loss.mode_seeking_steps = 0  # > 0: anneal that lambda linearly to 0 over these steps
     c.regularizer = ml_collections.ConfigDict({
         "gradient_penalty": 0.0,  # WGAN-GP lambda (10 in the paper)
         "r1_gamma": 0.0,  # gamma of gamma/2 * E||grad D(real)||^2

@@ -59,6 +59,7 @@ class Spec:
     real_label: float = 1.0
     feature_matching: bool = False
     mode_seeking: float = 0.0
+    mode_seeking_steps: int = 0  # > 0: lambda annealed linearly to 0 over these steps
     gradient_penalty: float = 0.0
     r1_gamma: float = 0.0
     r2_gamma: float = 0.0
@@ -163,6 +164,12 @@ def setup(config) -> Spec:
                             f"{tr.info_prior_start_step}")
     if loss.mode_seeking < 0:
         raise UserError(f"loss.mode_seeking must be >= 0 (0: off), not {loss.mode_seeking}")
+    if loss.mode_seeking_steps < 0:
+        raise UserError(f"loss.mode_seeking_steps must be >= 0 (0: constant lambda), not "
+                        f"{loss.mode_seeking_steps}")
+    if loss.mode_seeking_steps and not loss.mode_seeking:
+        raise UserError("loss.mode_seeking_steps anneals loss.mode_seeking, which is 0 (off): "
+                        "set loss.mode_seeking > 0 or loss.mode_seeking_steps=0")
     if loss.mode_seeking and m.num_classes:
         raise UserError("loss.mode_seeking pairs samples by InfoGAN code or by nothing; with "
                         "model.num_classes it is not built (the pairs would need their own "
@@ -191,6 +198,7 @@ def setup(config) -> Spec:
         real_label=float(loss.real_label),
         feature_matching=bool(loss.feature_matching),
         mode_seeking=float(loss.mode_seeking),
+        mode_seeking_steps=int(loss.mode_seeking_steps),
         gradient_penalty=float(reg.gradient_penalty),
         r1_gamma=float(reg.r1_gamma),
         r2_gamma=float(reg.r2_gamma),
@@ -337,6 +345,15 @@ def _noise_std(spec: Spec, step: jax.Array) -> jax.Array:
         return jnp.asarray(spec.instance_noise, jnp.float32)
     remaining = 1.0 - step.astype(jnp.float32) / spec.instance_noise_steps
     return spec.instance_noise * jnp.clip(remaining, 0.0, 1.0)
+
+
+def _mode_seeking_weight(spec: Spec, step: jax.Array) -> jax.Array:
+    """lambda of the mode-seeking term at `step`: constant, or annealed linearly to 0 over
+    `loss.mode_seeking_steps` (diversity pushed early, image quality left to converge after)."""
+    if not spec.mode_seeking_steps:
+        return jnp.asarray(spec.mode_seeking, jnp.float32)
+    remaining = 1.0 - step.astype(jnp.float32) / spec.mode_seeking_steps
+    return spec.mode_seeking * jnp.clip(remaining, 0.0, 1.0)
 
 
 def _d_input(spec: Spec, images: jax.Array, key: jax.Array, noise_std: jax.Array) -> jax.Array:
@@ -489,6 +506,7 @@ def train_phase(spec: Spec, phase: str, state: TrainState, batch: dict[str, jax.
     extra = _update_code_prior(spec, state, sampling, real_q, metrics)
     d_params = d_vars["params"]
     noise_std = _noise_std(spec, state.step)
+    ms_weight = _mode_seeking_weight(spec, state.step)
     real_key, fake_key = jax.random.split(g_key)
 
     def g_loss_fn(images):
@@ -510,7 +528,7 @@ def train_phase(spec: Spec, phase: str, state: TrainState, batch: dict[str, jax.
         if spec.mode_seeking:
             half = images.shape[0] // 2
             ms, ratio = losses.mode_seeking_loss(images[:half], images[half:], z[:half], z[half:])
-            loss = loss + spec.mode_seeking * ms
+            loss = loss + ms_weight * ms
         return loss, (new_d_vars, logits, info, ratio)
 
     (g_loss, (d_vars, g_logits, g_info, ms_ratio)), d_fake = jax.value_and_grad(
@@ -538,4 +556,5 @@ def train_phase(spec: Spec, phase: str, state: TrainState, batch: dict[str, jax.
         metrics["g_info_loss"] = g_info
     if spec.mode_seeking:
         metrics["mode_seeking_ratio"] = ms_ratio
+        metrics["mode_seeking_weight"] = ms_weight
     return new_state, metrics
