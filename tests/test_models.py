@@ -23,7 +23,7 @@ class ModelShapesTest(chex.TestCase):
             d_vars = d.init(jax.random.key(2), x, train=False)
 
             @self.variant
-            def forward(g_vars, d_vars, z):
+            def forward(g_vars, d_vars, z, g=g, d=d):
                 images, _ = g.apply(g_vars, z, train=True, mutable=["batch_stats"])
                 logits, _ = d.apply(d_vars, images, train=True, mutable=["batch_stats"])
                 return images, logits

@@ -22,6 +22,8 @@ import orbax.checkpoint as ocp
 from jaxgan.errors import UserError
 from jaxgan.state import TrainState
 
+_log = logging.getLogger(__name__)
+
 ARRAY_ITEMS = ("generator", "discriminator", "optimizer", "train", "generator_ema")
 QUARANTINE_DIR = "checkpoints_corrupt"
 
@@ -130,7 +132,7 @@ class Checkpointer:
             self._check_shapes(step, abstract)
             try:
                 items = self.restore_items(step, abstract)
-            except Exception as e:  # orbax/tensorstore raise many types for damaged files
+            except Exception as e:  # noqa: BLE001 - orbax/tensorstore raise many types for damaged files
                 older = [s for s in steps if s < step]
                 if not older:
                     raise UserError(
@@ -148,7 +150,7 @@ class Checkpointer:
             metadata = self._manager.item_metadata(step)
             saved = metadata["generator"]
             saved = getattr(saved, "tree", saved)
-        except Exception:
+        except Exception:  # noqa: BLE001
             return  # unreadable metadata: let the restore fail and be treated as corruption
         if saved is None:
             return
@@ -165,7 +167,7 @@ class Checkpointer:
         if jax.process_index() == 0:
             os.makedirs(os.path.dirname(target), exist_ok=True)
             shutil.move(os.path.join(self.directory, str(step)), target)
-        logging.warning(
+        _log.warning(
             "checkpoint step %d cannot be read (%s: %s); moved it to %s and falling back to the "
             "previous checkpoint", step, type(error).__name__, str(error)[:200], target,
         )
@@ -251,7 +253,7 @@ def restore_item(workdir: str, item: str, abstract_tree: Any, step: int | None =
         raise UserError(f"no checkpoint at step {step} in {checkpointer.directory}; have {steps}")
     try:
         items = checkpointer.restore_items(step, {item: abstract_tree})
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - any read failure becomes one clear UserError
         raise UserError(
             f"cannot read the {item} of checkpoint {checkpointer.directory}/{step}: "
             f"{type(e).__name__}: {str(e)[:200]}"

@@ -23,7 +23,7 @@ class MetricWriter:
             from tensorboardX import SummaryWriter
 
             os.makedirs(workdir, exist_ok=True)
-            self._jsonl = open(os.path.join(workdir, "metrics.jsonl"), "a")
+            self._jsonl = open(os.path.join(workdir, "metrics.jsonl"), "a")  # noqa: SIM115
             self._tb = SummaryWriter(os.path.join(workdir, "tensorboard"), flush_secs=30)
 
     def scalars(self, step: int, values: dict[str, float]) -> None:

@@ -116,7 +116,7 @@ class _Prefetcher:
         try:
             while not self._stop:
                 self._queue.put((self._iterator.position, next(self._iterator)))
-        except Exception as e:  # surfaced in the main thread
+        except Exception as e:  # noqa: BLE001 - surfaced in the main thread
             self._queue.put((None, e))
 
     def next(self) -> tuple[int, dict[str, np.ndarray]]:

@@ -19,7 +19,7 @@ def preprocess(images_u8: np.ndarray, image_size: int, channels: int) -> np.ndar
 
     Smaller images are zero-padded around the centre (28 -> 32 for MNIST-style data, as in the
     StyleGAN2-ADA small-resolution setups); gray images are repeated to 3 channels when asked."""
-    b, h, w, c = images_u8.shape
+    _, h, w, c = images_u8.shape
     x = images_u8.astype(np.float32) * (2.0 / 255.0) - 1.0
     if (h, w) != (image_size, image_size):
         if h > image_size or w > image_size or (image_size - h) % 2 or (image_size - w) % 2:

@@ -14,6 +14,8 @@ import numpy as np
 from jaxgan import filelock
 from jaxgan.errors import UserError
 
+_log = logging.getLogger(__name__)
+
 IDX_DATASETS = ("mnist", "fashion_mnist")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 # The repository ships MNIST under data/mnist so the default experiment runs with no network.
@@ -101,7 +103,7 @@ def prepare_idx_dataset(name: str, data_dir: str | None, tfds_dir: str | None = 
         builder = _tfds_builder(name, tfds_dir)
         if builder.is_prepared():
             return
-        logging.info("preparing %s from %s into %s (once)", name, source_dir, tfds_dir)
+        _log.info("preparing %s from %s into %s (once)", name, source_dir, tfds_dir)
         builder.download_and_prepare(
             download_config=tfds.download.DownloadConfig(manual_dir=str(source_dir))
         )

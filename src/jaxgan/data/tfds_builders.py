@@ -7,6 +7,8 @@ so no TensorFlow) as array_record, and are read back with `as_data_source`.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import tensorflow_datasets as tfds
 
@@ -22,7 +24,7 @@ class _IdxBuilder(tfds.core.GeneratorBasedBuilder):
     """Shared body: two splits (train, test) of 28x28x1 uint8 images with 10-way labels."""
 
     VERSION = tfds.core.Version("1.1.0")
-    RELEASE_NOTES = {
+    RELEASE_NOTES: ClassVar[dict[str, str]] = {
         "1.0.0": "Uint8 tensors from the original IDX files.",
         "1.1.0": "Records keep the original order (no shuffling when writing).",
     }
