@@ -35,6 +35,24 @@ def assert_one_line_error(proc, pattern):
     assert "Traceback" not in proc.stderr, proc.stderr
 
 
+def assert_samples_by_class(workdir, tmp_path, what):
+    """`jaxgan.sample` of a model with 10 classes or InfoGAN codes (`what`): --class=3 and
+    --class=7 (same latents) draw different images (kept as 3.png and 7.png in tmp_path), the
+    default grid has a column per class, and --class=10 is one clear error."""
+    from PIL import Image
+
+    for label in (3, 7):
+        run_cli("jaxgan.sample", f"--workdir={workdir}", "--num=4", f"--class={label}",
+                f"--out={tmp_path / f'{label}.png'}")
+    pixels = {label: np.asarray(Image.open(tmp_path / f"{label}.png")) for label in (3, 7)}
+    assert not np.array_equal(pixels[3], pixels[7]), f"{what} 3 and 7 drew the same images"
+    run_cli("jaxgan.sample", f"--workdir={workdir}", "--num=20", f"--out={tmp_path / 'g.png'}")
+    assert Image.open(tmp_path / "g.png").size == (10 * 30 + 2, 2 * 30 + 2), f"a column per {what}"
+    proc = run_cli("jaxgan.sample", f"--workdir={workdir}", "--class=10",
+                   f"--out={tmp_path / 'x.png'}", check=False)
+    assert_one_line_error(proc, "--class must be in [0, 10)")
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """One smoke run of the real CLI, shared by the read-only checks below."""
