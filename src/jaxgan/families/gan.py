@@ -339,21 +339,23 @@ def _apply_train(module: nn.Module, variables: dict[str, Any], params, *args, **
     return out, {**variables, **mutated}
 
 
+def _annealed(value: float, steps: int, step: jax.Array) -> jax.Array:
+    """`value` at `step`: constant when `steps` is 0, else falling linearly to 0 over `steps`."""
+    if not steps:
+        return jnp.asarray(value, jnp.float32)
+    remaining = 1.0 - step.astype(jnp.float32) / steps
+    return value * jnp.clip(remaining, 0.0, 1.0)
+
+
 def _noise_std(spec: Spec, step: jax.Array) -> jax.Array:
     """Instance noise (Sonderby et al. 2017): std annealed linearly to 0 over the given steps."""
-    if not spec.instance_noise_steps:
-        return jnp.asarray(spec.instance_noise, jnp.float32)
-    remaining = 1.0 - step.astype(jnp.float32) / spec.instance_noise_steps
-    return spec.instance_noise * jnp.clip(remaining, 0.0, 1.0)
+    return _annealed(spec.instance_noise, spec.instance_noise_steps, step)
 
 
 def _mode_seeking_weight(spec: Spec, step: jax.Array) -> jax.Array:
     """lambda of the mode-seeking term at `step`: constant, or annealed linearly to 0 over
     `loss.mode_seeking_steps` (diversity pushed early, image quality left to converge after)."""
-    if not spec.mode_seeking_steps:
-        return jnp.asarray(spec.mode_seeking, jnp.float32)
-    remaining = 1.0 - step.astype(jnp.float32) / spec.mode_seeking_steps
-    return spec.mode_seeking * jnp.clip(remaining, 0.0, 1.0)
+    return _annealed(spec.mode_seeking, spec.mode_seeking_steps, step)
 
 
 def _d_input(spec: Spec, images: jax.Array, key: jax.Array, noise_std: jax.Array) -> jax.Array:
