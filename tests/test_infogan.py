@@ -197,3 +197,15 @@ def test_infogan_variants_are_the_reported_recipes(variant, categories, record):
     assert config["num_train_steps"] == 16000
     assert base["model"]["info_categories"] == 0  # the plain experiment stays plain
     assert_is_recorded_run(config, record, ("keep_checkpoints",))
+
+
+def test_r1_variant_is_the_h200_run_that_meets_the_goal():
+    """`:infogan20_learned_r1` is `:infogan20_learned` + R1 (gamma 0.02), the H200 sweep's run
+    docs/results/h200_sweep/r1g02 (README), bar the flags that run set on its command line."""
+    config = load_experiment("dcgan_mnist", "infogan20_learned_r1").to_dict()
+    plain = load_experiment("dcgan_mnist", "infogan20_learned").to_dict()
+    assert config["regularizer"]["r1_gamma"] == 0.02 and plain["regularizer"]["r1_gamma"] == 0.0
+    assert config["num_train_steps"] == 30000
+    assert_is_recorded_run(config, "h200_sweep/r1g02", (
+        "num_train_steps", "keep_checkpoints", "checkpoint_every_steps", "sample_every_steps",
+        "log_every_steps"))

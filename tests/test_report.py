@@ -36,3 +36,11 @@ def test_last_step_per_generator_and_the_floor_ratio(tmp_path):
     assert "1000" not in out
     proc = run_cli("jaxgan.report", str(tmp_path / "nope"), check=False)
     assert_one_line_error(proc, "not found")
+
+
+def test_fid_ratio_keeps_the_decimals_that_decide_a_goal():
+    from jaxgan.report import ratio
+
+    assert ratio(2.45, 0.8224) == "2.98×"  # not "3×": the 3x goal is met
+    assert ratio(2.80, 0.8224) == "3.40×"  # and this one is not
+    assert ratio(20.0, 0.5) == "40×"

@@ -39,6 +39,13 @@ def _default_protocol(record: dict) -> bool:
     return protocol in (record["metric"], f"pr_{extractor}")
 
 
+def ratio(fid: float, floor_fid: float) -> str:
+    """fid / floor, with two decimals below 10x: goals such as "at most 3x" sit there, and a
+    whole-number format would print 2.98x and 3.4x alike as 3x."""
+    r = fid / floor_fid
+    return f"{r:.2f}×" if r < 10 else f"{r:.0f}×"
+
+
 def rows(run_dirs: list[str], floor: str | None, all_steps: bool) -> list[str]:
     header = ["run", "generator", "step", *(label for _, label, _ in COLUMNS), "fid ratio"]
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
@@ -63,7 +70,7 @@ def rows(run_dirs: list[str], floor: str | None, all_steps: bool) -> list[str]:
         cells = [name, generator, step]
         cells += [fmt.format(values[key]) if key in values else "" for key, _, fmt in COLUMNS]
         fid = values.get("fid_lenet")
-        cells.append(f"{fid / floor_fid:.0f}×" if fid is not None and floor_fid and step else "")
+        cells.append(ratio(fid, floor_fid) if fid is not None and floor_fid and step else "")
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
