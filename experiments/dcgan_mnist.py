@@ -26,9 +26,10 @@ that reaches fid_lenet 2.45 (3.0x the floor), is_lenet 9.62, precision 0.88 at s
 samples with one code and different z are pushed apart, for within-code variety. Measured at
 step 16000 (README): recall 0.805 but fid_lenet 18.2, so it trades far too much fidelity.
 
-`:infogan20_learned_r1` adds an R1 penalty on D (gamma 0.02) and trains 30,000 steps: the run
-that meets all four of issue 4's goals (README; trained on an H200, docs/results/h200_sweep/r1g02):
-fid_lenet 1.27 (1.55x the floor), is_lenet 9.58, precision and recall 0.841 at step 30000.
+`:infogan20_learned_r1` adds an R1 penalty on D (gamma 0.02) and trains 30,000 steps. One run
+of it met all four of issue 4's goals (README; trained on an H200, docs/results/h200_sweep/r1g02):
+fid_lenet 1.27 (1.55x the floor), is_lenet 9.58, precision and recall 0.841 at step 30000. A CPU
+rerun had recall 0.779 at step 16000, against that run's 0.827: not yet reproduced.
 
     python -m jaxgan.main --config=experiments/dcgan_mnist.py:infogan20_learned_r1 \
         --workdir=runs/infogan20_learned_r1
