@@ -199,7 +199,7 @@ def test_infogan_variants_are_the_reported_recipes(variant, categories, record):
     assert_is_recorded_run(config, record, ("keep_checkpoints",))
 
 
-def test_r1_variant_is_the_h200_run_that_meets_the_goal():
+def test_r1_variant_is_the_recorded_h200_run():
     """`:infogan20_learned_r1` is `:infogan20_learned` + R1 (gamma 0.02), the H200 sweep's run
     docs/results/h200_sweep/r1g02 (README), bar the flags that run set on its command line."""
     config = load_experiment("dcgan_mnist", "infogan20_learned_r1").to_dict()
