@@ -10,7 +10,8 @@
 # 3. every RUNS line (name|variant of experiments/dcgan_mnist.py|extra flags) trains in its own
 #    process until TRAIN_S seconds after the start (SIGTERM: each saves a checkpoint and exits);
 # 4. one evaluator per run scores about MAX_EVALS of its checkpoints (multiples of EVAL_EVERY
-#    and the last) with the four default metrics; summary.txt and results.tgz land in $OUT.
+#    and the last) with the four default metrics; summary.txt (`jaxgan.report --all_steps`, with
+#    the floor) and results.tgz land in $OUT.
 # Env: TOTAL_S, TRAIN_S, PROBE_STEPS, NSTEPS, CKPT, EVAL_EVERY, MAX_EVALS, NUMS, RUNS, SWEEP_DIR,
 # OUT, PY. JAXGAN_CACHE_DIR defaults to .dev/cache, which must hold classifiers/mnist/ (the
 # LeNet: `python -m jaxgan.classifier --dataset=mnist --out=.dev/cache/classifiers/mnist`).
@@ -65,7 +66,8 @@ cp "$W/probe.log" "$OUTD/"
 echo "[$(el)s] probe ok"
 
 # The real-data floor on this device, for reading the runs' numbers against.
-timeout 120 $PY -m jaxgan.evaluate --reference --dataset=mnist > "$W/reference.log" 2>&1 &
+timeout 120 $PY -m jaxgan.evaluate --reference --dataset=mnist --out="$W/floor.jsonl" \
+  > "$W/reference.log" 2>&1 &
 REF=$!
 
 # name|config variant|overrides
@@ -81,6 +83,7 @@ ema4|infogan20_learned|--config.training.ema_decay=0.9999
 bs128|infogan20_learned|--config.batch_size=128
 "}
 wait $REF; cp "$W/reference.log" "$OUTD/" 2>/dev/null; tail -8 "$W/reference.log"
+FLOOR=(); [ -s "$W/floor.jsonl" ] && FLOOR=(--floor="$W/floor.jsonl")
 LEFT=$(( TRAIN_S - $(el) )); [ $LEFT -lt 60 ] && LEFT=60
 echo "[$(el)s] training window ${LEFT}s"
 PIDS=()
@@ -96,32 +99,15 @@ wait "${PIDS[@]}"
 echo "[$(el)s] training done"
 for f in "$W"/*.log; do echo "== $f"; grep -E '^step' "$f" | tail -1; grep -iE 'error|Traceback' "$f" | head -3; done
 
-summarize() {
-  $PY - "$W" <<'EOF2'
-import json, pathlib, sys
-root = pathlib.Path(sys.argv[1])
-keys = ["fid_lenet", "is_lenet", "precision_lenet", "recall_lenet", "kid_lenet"]
-print("run step fid is P R kid")
-for d in sorted(p for p in root.iterdir() if (p / "eval" / "metrics.jsonl").is_file()):
-    rows = {}
-    for line in (d / "eval" / "metrics.jsonl").read_text().splitlines():
-        r = json.loads(line)
-        rows.setdefault(r["step"], {})[r["metric"]] = r["value"]
-    for step in sorted(rows):
-        print(d.name, step, " ".join(f"{rows[step].get(k, float('nan')):.4g}" for k in keys))
-EOF2
-}
-
 # Evaluate every EVAL_EVERY-th checkpoint and the last, one evaluator process per run.
 PIDS=()
 while IFS='|' read -r name variant extra; do
   [ -z "$name" ] && continue
-  last=$(ls "$W/$name/checkpoints" 2>/dev/null | grep -E '^[0-9]+$' | sort -n | tail -1)
-  [ -z "$last" ] && { echo "$name: no checkpoints"; continue; }
+  saved=$(ls "$W/$name/checkpoints" 2>/dev/null | grep -E '^[0-9]+$' | sort -n)
+  [ -z "$saved" ] && { echo "$name: no checkpoints"; continue; }
+  last=$(tail -1 <<< "$saved")
   e=$(( (last / MAX_EVALS + CKPT - 1) / CKPT * CKPT )); [ $e -lt $EVAL_EVERY ] && e=$EVAL_EVERY
-  steps=$(ls "$W/$name/checkpoints" 2>/dev/null | grep -E '^[0-9]+$' | sort -n | \
-    awk -v e=$e '{s[NR]=$1} END {o=""; for (i=1;i<=NR;i++) if (s[i]%e==0 || i==NR) o=o (o?",":"") s[i]; print o}')
-  [ -z "$steps" ] && { echo "$name: no checkpoints"; continue; }
+  steps=$(awk -v e=$e -v l=$last '$1 % e == 0 || $1 == l' <<< "$saved" | paste -sd,)
   echo "$name: evaluating $steps"
   timeout $(( TOTAL_S - $(el) - 15 )) $PY -m jaxgan.evaluate --workdir="$W/$name" --steps=$steps \
     --num_samples=$NUMS > "$W/$name.eval.log" 2>&1 &
@@ -129,6 +115,7 @@ while IFS='|' read -r name variant extra; do
 done <<< "$RUNS"
 wait "${PIDS[@]}"
 echo "[$(el)s] evaluation done"
-summarize | tee "$OUTD/summary.txt"
+ls -d "$W"/*/eval | xargs -n1 dirname | xargs $PY -m jaxgan.report --all_steps "${FLOOR[@]}" \
+  | tee "$OUTD/summary.txt"
 (cd "$W" && tar czf "$OUTD/results.tgz" --exclude=checkpoints --exclude=tfds --exclude='*.npz' .)
 echo "[$(el)s] end"
