@@ -1,5 +1,5 @@
-"""The gan family's schedule pieces: n_critic phases, the EMA ramp, instance-noise annealing, and
-the config checks that catch a mistake before any compile."""
+"""The gan family's schedule pieces: n_critic phases, lazy R1, the EMA ramp, instance-noise
+annealing, and the config checks that catch a mistake before any compile."""
 
 import math
 
@@ -23,6 +23,47 @@ def test_n_critic_schedule():
     assert [gan.phases(spec, s) for s in range(10)] == [("d",)] * 4 + [("dg",)] + \
         [("d",)] * 4 + [("dg",)]
     assert all(gan.phases(_spec(), s) == ("dg",) for s in range(3))
+
+
+def test_lazy_r1_schedule():
+    assert [gan.phases(_spec(**{"regularizer.r1_gamma": 1.0}), s) for s in range(3)] == \
+        [("dg_reg",)] * 3
+    lazy = _spec(**{"regularizer.r1_gamma": 1.0, "regularizer.r1_interval": 4})
+    assert [gan.phases(lazy, s)[0] for s in range(9)] == \
+        ["dg_reg", "dg", "dg", "dg", "dg_reg", "dg", "dg", "dg", "dg_reg"]
+    with_critic = _spec(**{"regularizer.r2_gamma": 1.0, "regularizer.r1_interval": 3,
+                           "training.n_critic": 2})
+    assert [gan.phases(with_critic, s)[0] for s in range(6)] == \
+        ["d_reg", "dg", "d", "dg_reg", "d", "dg"]
+
+
+def test_lazy_r1_step_is_the_k_times_penalty_and_the_others_skip_it():
+    """A "_reg" step of r1_interval k with gamma g is the every-step R1 run's step with gamma k g;
+    a plain step is the step of a run without R1."""
+    def one_step(phase, **overrides):
+        spec = _spec(**{"batch_size": 8, **overrides})
+        state = gan.init(spec, 0)
+        real = jax.random.uniform(jax.random.key(3), (8, 28, 28, 1), minval=-1.0, maxval=1.0)
+        new, metrics = jax.jit(lambda s: gan.train_phase(spec, phase, s, {"image": real}))(state)
+        return new.discriminator["params"], metrics
+
+    # A large gamma: at initialisation ||grad D|| is small (R1 ~ 2e-5).
+    lazy, lazy_metrics = one_step("dg_reg", **{"regularizer.r1_gamma": 250.0,
+                                               "regularizer.r1_interval": 4})
+    eager, eager_metrics = one_step("dg_reg", **{"regularizer.r1_gamma": 1000.0})
+    chex.assert_trees_all_close(lazy, eager, atol=1e-6)
+    assert float(lazy_metrics["r1_penalty"]) > 0
+    np.testing.assert_allclose(lazy_metrics["d_loss"], eager_metrics["d_loss"], rtol=1e-6)
+    skipped, skipped_metrics = one_step("dg", **{"regularizer.r1_gamma": 250.0,
+                                                 "regularizer.r1_interval": 4})
+    plain, plain_metrics = one_step("dg")
+    chex.assert_trees_all_close(skipped, plain, atol=1e-6)
+    assert "r1_penalty" not in skipped_metrics
+    # The regularised step's D loss is the plain loss + (gamma / 2) k R1 (Adam's first step,
+    # ~lr sign(grad), hides the penalty in the weights).
+    np.testing.assert_allclose(
+        lazy_metrics["d_loss"] - plain_metrics["d_loss"],
+        0.5 * 250.0 * 4 * lazy_metrics["r1_penalty"], rtol=1e-4)
 
 
 def test_ema_ramps_up_after_its_start():
@@ -52,6 +93,8 @@ def test_instance_noise_anneals_to_zero():
     ({"model.name": "sagan", "dataset.image_size": 32}, "attention_resolution"),
     ({"model.name": "sngan"}, "32 or 64 px"),
     ({"model.g_conditional_bn": True}, "num_classes"),
+    ({"regularizer.r1_gamma": 1.0, "regularizer.r1_interval": 0}, "r1_interval must be"),
+    ({"regularizer.r1_interval": 16}, "which is off"),
 ])
 def test_config_mistakes_are_user_errors(overrides, message):
     with pytest.raises(UserError, match=message):

@@ -209,3 +209,11 @@ def test_r1_variant_is_the_recorded_h200_run():
     assert_is_recorded_run(config, "h200_sweep/r1g02", (
         "num_train_steps", "keep_checkpoints", "checkpoint_every_steps", "sample_every_steps",
         "log_every_steps"))
+
+
+def test_lazy_r1_variant_is_the_r1_variant_with_r1_every_16_steps():
+    lazy = load_experiment("dcgan_mnist", "infogan20_learned_r1_lazy").to_dict()
+    eager = load_experiment("dcgan_mnist", "infogan20_learned_r1").to_dict()
+    assert lazy["regularizer"].pop("r1_interval") == 16
+    assert eager["regularizer"].pop("r1_interval") == 1
+    assert lazy == eager

@@ -83,6 +83,9 @@ def gan_config() -> ml_collections.ConfigDict:
         "gradient_penalty": 0.0,  # WGAN-GP lambda (10 in the paper)
         "r1_gamma": 0.0,  # gamma of gamma/2 * E||grad D(real)||^2
         "r2_gamma": 0.0,  # the same on generated images
+        # > 1: R1 and R2 lazily (StyleGAN2), on every k-th step only and weighted k times, in
+        # the same D update as the loss; the other steps skip their double backward pass.
+        "r1_interval": 1,
         "orthogonal": 0.0,  # BigGAN's orthogonal regularisation of G (1e-4 in the paper)
     })
     c.d_layers = ml_collections.ConfigDict({

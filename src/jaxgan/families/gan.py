@@ -9,6 +9,9 @@ A train step is one or two phases (chosen in Python by `phases`, each compiled o
 - "d": the discriminator update alone, for `training.n_critic` > 1 (WGAN-GP's 5 critic steps
   per generator step). Every phase consumes one batch and counts one step, so
   `num_train_steps` counts discriminator updates.
+With R1 or R2 on, the steps that add the penalty run "dg_reg" / "d_reg": every step, or with
+`regularizer.r1_interval` = k every k-th step (StyleGAN2's lazy regularisation, the penalty
+weighted k times in that step's D loss), so the other steps skip its double backward pass.
 
 Config pieces (all in `config_lib.base_config`): `loss.name` (non_saturating, minimax, hinge,
 wasserstein, least_squares), `loss.real_label` (one-sided label smoothing), `loss.feature_matching`,
@@ -63,6 +66,7 @@ class Spec:
     gradient_penalty: float = 0.0
     r1_gamma: float = 0.0
     r2_gamma: float = 0.0
+    r1_interval: int = 1  # R1 and R2 on every k-th step only, weighted k times
     orthogonal: float = 0.0
     n_critic: int = 1
     ema_decay: float = 0.0
@@ -177,6 +181,12 @@ def setup(config) -> Spec:
     if loss.mode_seeking and config.batch_size % 2:
         raise UserError(f"loss.mode_seeking pairs the batch's two halves: batch_size must be "
                         f"even, not {config.batch_size}")
+    if not isinstance(reg.r1_interval, int) or reg.r1_interval < 1:
+        raise UserError(f"regularizer.r1_interval must be an integer >= 1 (1: R1 on every "
+                        f"step), not {reg.r1_interval!r}")
+    if reg.r1_interval > 1 and not (reg.r1_gamma or reg.r2_gamma):
+        raise UserError("regularizer.r1_interval spaces out the R1/R2 penalty, which is off: "
+                        "set regularizer.r1_gamma (or r2_gamma) > 0, or r1_interval=1")
     generator, discriminator = _models(config, dtype)
     return Spec(
         generator=generator,
@@ -202,6 +212,7 @@ def setup(config) -> Spec:
         gradient_penalty=float(reg.gradient_penalty),
         r1_gamma=float(reg.r1_gamma),
         r2_gamma=float(reg.r2_gamma),
+        r1_interval=int(reg.r1_interval),
         orthogonal=float(reg.orthogonal),
         n_critic=int(tr.n_critic),
         ema_decay=float(tr.ema_decay),
@@ -327,8 +338,12 @@ def recalibrate_batch_stats(spec: Spec, generator_vars: dict[str, Any], key: jax
 
 
 def phases(spec: Spec, step: int) -> tuple[str, ...]:
-    """The discriminator alone on n_critic - 1 of every n_critic steps, then D and G."""
-    return ("dg",) if step % spec.n_critic == spec.n_critic - 1 else ("d",)
+    """The discriminator alone on n_critic - 1 of every n_critic steps, then D and G; "_reg"
+    on the steps that add the R1/R2 penalty (all, or every `r1_interval`-th)."""
+    name = "dg" if step % spec.n_critic == spec.n_critic - 1 else "d"
+    if (spec.r1_gamma or spec.r2_gamma) and step % spec.r1_interval == 0:
+        name += "_reg"
+    return (name,)
 
 
 def _apply_train(module: nn.Module, variables: dict[str, Any], params, *args, **kwargs):
@@ -389,10 +404,10 @@ def _code_output(codes: jax.Array | None) -> dict[str, bool]:
 
 
 def _d_update(spec: Spec, state: TrainState, batch, fake: jax.Array, key: jax.Array,
-              codes: jax.Array | None = None):
+              codes: jax.Array | None = None, penalize: bool = False):
     """One discriminator step on (real, stop_gradient(fake)); with InfoGAN `codes` (those fake
-    was drawn with), Q's cross entropy on them joins D's loss. Returns (d_vars, d_opt_state,
-    metrics)."""
+    was drawn with), Q's cross entropy on them joins D's loss; with `penalize`, R1/R2 (times
+    `r1_interval`) do too. Returns (d_vars, d_opt_state, metrics)."""
     real, labels = batch["image"], batch.get("label")
     if not spec.num_classes:
         labels = None
@@ -428,12 +443,12 @@ def _d_update(spec: Spec, state: TrainState, batch, fake: jax.Array, key: jax.Ar
             terms["gradient_penalty"] = regularizers.gradient_penalty(
                 d_fn, real_in, fake_in, gp_key)
             loss = loss + spec.gradient_penalty * terms["gradient_penalty"]
-        if spec.r1_gamma:
+        if spec.r1_gamma and penalize:
             terms["r1_penalty"] = regularizers.r1_penalty(d_fn, real_in)
-            loss = loss + 0.5 * spec.r1_gamma * terms["r1_penalty"]
-        if spec.r2_gamma:
+            loss = loss + 0.5 * spec.r1_gamma * spec.r1_interval * terms["r1_penalty"]
+        if spec.r2_gamma and penalize:
             terms["r2_penalty"] = regularizers.r1_penalty(d_fn, fake_in)
-            loss = loss + 0.5 * spec.r2_gamma * terms["r2_penalty"]
+            loss = loss + 0.5 * spec.r2_gamma * spec.r1_interval * terms["r2_penalty"]
         return loss, (d_vars, real_logits, fake_logits, terms, real_code_logits)
 
     (d_loss, (d_vars, real_logits, fake_logits, terms, real_code_logits)), grads = \
@@ -477,8 +492,11 @@ def _ema(spec: Spec, step: jax.Array, ema: dict[str, Any], new: dict[str, Any]):
 
 
 def train_phase(spec: Spec, phase: str, state: TrainState, batch: dict[str, jax.Array]):
-    """Phase "d" (discriminator only) or "dg" (discriminator, then generator). Returns (new
-    state, metrics of this phase)."""
+    """Phase "d" (discriminator only) or "dg" (discriminator, then generator), either with
+    "_reg" (D's loss adds R1/R2). Returns (new state, metrics of this phase)."""
+    phase, penalize = phase.removesuffix("_reg"), phase.endswith("_reg")
+    if phase not in ("d", "dg"):
+        raise ValueError(f"unknown phase {phase!r}")
     real = batch["image"]
     key = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
     z_key, d_key, g_key = jax.random.split(key, 3)
@@ -495,16 +513,16 @@ def train_phase(spec: Spec, phase: str, state: TrainState, batch: dict[str, jax.
 
     if phase == "d":
         fake, g_vars = generator(g_params)
-        d_vars, d_opt_state, metrics, real_q = _d_update(spec, state, batch, fake, d_key, codes)
+        d_vars, d_opt_state, metrics, real_q = _d_update(spec, state, batch, fake, d_key, codes,
+                                                         penalize)
         return state.replace(step=state.step + 1, generator=g_vars, discriminator=d_vars,
                              d_opt_state=d_opt_state,
                              extra=_update_code_prior(spec, state, sampling, real_q,
                                                       metrics)), metrics
-    if phase != "dg":
-        raise ValueError(f"unknown phase {phase!r}")
 
     fake, g_vjp, g_vars = jax.vjp(generator, g_params, has_aux=True)
-    d_vars, d_opt_state, metrics, real_q = _d_update(spec, state, batch, fake, d_key, codes)
+    d_vars, d_opt_state, metrics, real_q = _d_update(spec, state, batch, fake, d_key, codes,
+                                                     penalize)
     extra = _update_code_prior(spec, state, sampling, real_q, metrics)
     d_params = d_vars["params"]
     noise_std = _noise_std(spec, state.step)
