@@ -44,3 +44,20 @@ def test_fid_ratio_keeps_the_decimals_that_decide_a_goal():
     assert ratio(2.45, 0.8224) == "2.98×"  # not "3×": the 3x goal is met
     assert ratio(2.80, 0.8224) == "3.40×"  # and this one is not
     assert ratio(20.0, 0.5) == "40×"
+
+
+def test_a_floor_of_other_extractor_weights_is_refused(tmp_path):
+    """A LeNet retrained on another CPU has other weights: its floor is no yardstick for a run
+    scored with these (ratios across them would silently mix two metrics)."""
+    run = tmp_path / "run"
+    lenet = {"extractor": "lenet_mnist", "extractor_sha256": "5d33bdd6" + "0" * 56}
+    _write(run / "eval" / "metrics.jsonl",
+           [{"step": 1000, "metric": "fid_lenet", "value": 2.0, **lenet}])
+    _write(tmp_path / "same.jsonl", [{"metric": "fid_lenet", "value": 0.8, "step": None, **lenet}])
+    out = run_cli("jaxgan.report", f"--floor={tmp_path / 'same.jsonl'}", str(run)).stdout
+    assert "| 2.50× |" in out
+    _write(tmp_path / "other.jsonl", [{"metric": "fid_lenet", "value": 0.8, "step": None,
+                                       **lenet, "extractor_sha256": "a20596b1" + "0" * 56}])
+    proc = run_cli("jaxgan.report", f"--floor={tmp_path / 'other.jsonl'}", str(run), check=False)
+    assert_one_line_error(proc, "5d33bdd6")
+    assert "a20596b1" in proc.stderr and "not comparable" in proc.stderr

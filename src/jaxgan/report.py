@@ -3,6 +3,10 @@
 One row per (run, generator, step) from each `RUN_DIR/eval/metrics.jsonl` (the last step only
 unless `--all_steps`), and the real-data floor from a `--reference --out=FLOOR.jsonl` file, with
 the fid_lenet ratio to the floor. Reads records only; computes nothing.
+
+A floor is read against records of the same feature extractor only: jaxgan's LeNet is retrained
+per machine, and its weights (and every *_lenet number) differ between CPUs, so a floor whose
+extractor sha256 is not the run's is refused rather than turned into a ratio.
 """
 
 from __future__ import annotations
@@ -46,17 +50,35 @@ def ratio(fid: float, floor_fid: float) -> str:
     return f"{r:.2f}×" if r < 10 else f"{r:.0f}×"
 
 
+def _check_extractor(run: str, records: list[dict], floor: str, floor_sha: dict[str, str]):
+    """One clear error when `run` was scored with other extractor weights than the floor."""
+    for r in records:
+        expected = floor_sha.get(r.get("extractor"))
+        actual = r.get("extractor_sha256")
+        if expected and actual and actual != expected:
+            raise UserError(
+                f"{run} was scored with {r['extractor']} weights sha256 {actual[:8]}..., the "
+                f"floor {floor} with {expected[:8]}...: the numbers are not comparable. Score "
+                f"the floor with the run's weights (python -m jaxgan.evaluate --reference "
+                f"--dataset=... --out=FLOOR.jsonl on the machine that holds them)")
+
+
 def rows(run_dirs: list[str], floor: str | None, all_steps: bool) -> list[str]:
     header = ["run", "generator", "step", *(label for _, label, _ in COLUMNS), "fid ratio"]
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     floor_fid = None
     table: list[tuple[str, str, str, dict]] = []
+    floor_sha: dict[str, str] = {}
     if floor:
-        values = {r["metric"]: r["value"] for r in _read(floor) if _default_protocol(r)}
+        floor_records = _read(floor)
+        floor_sha = {r["extractor"]: r["extractor_sha256"] for r in floor_records
+                     if r.get("extractor") and r.get("extractor_sha256")}
+        values = {r["metric"]: r["value"] for r in floor_records if _default_protocol(r)}
         floor_fid = values.get("fid_lenet")
         table.append(("real-data floor (test vs train)", "", "", values))
     for run in run_dirs:
         records = _read(os.path.join(run, "eval", "metrics.jsonl"))
+        _check_extractor(run, records, floor, floor_sha)
         groups: dict[tuple[str, int], dict] = {}
         for r in filter(_default_protocol, records):
             groups.setdefault((r.get("generator", "params"), r["step"]), {})[r["metric"]] = \
