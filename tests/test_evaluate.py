@@ -62,6 +62,24 @@ def test_records_provenance_and_restart(setup):
     assert (redone[-1]["step"], redone[-1]["metric"]) == (records[-1]["step"], records[-1]["metric"])
 
 
+def test_records_of_other_extractor_weights_are_scored_again(setup, tmp_path):
+    """A workdir scored with a LeNet trained on another CPU (other weights, other sha256) is
+    scored again with these weights, not skipped as done; its old records stay."""
+    workdir, classifier_dir, env = setup
+    import shutil
+    copy = tmp_path / "run"
+    shutil.copytree(workdir, copy, ignore=shutil.ignore_patterns("eval"))
+    _evaluate(copy, classifier_dir, env, "--once", "--metrics=is_lenet", "--steps=4")
+    path = copy / "eval" / "metrics.jsonl"
+    (ours,) = [json.loads(line) for line in path.read_text().splitlines()]
+    other = {**ours, "extractor_sha256": "f" * 64, "value": 1.5}
+    path.write_text(json.dumps(other) + "\n")
+    _evaluate(copy, classifier_dir, env, "--once", "--metrics=is_lenet", "--steps=4")
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [r["extractor_sha256"] for r in records] == ["f" * 64, ours["extractor_sha256"]]
+    assert records[1]["value"] == pytest.approx(ours["value"], rel=1e-6)
+
+
 def test_exits_after_the_final_step_without_once(setup, tmp_path):
     workdir, classifier_dir, env = setup
     import shutil

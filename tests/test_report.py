@@ -61,3 +61,10 @@ def test_a_floor_of_other_extractor_weights_is_refused(tmp_path):
     proc = run_cli("jaxgan.report", f"--floor={tmp_path / 'other.jsonl'}", str(run), check=False)
     assert_one_line_error(proc, "5d33bdd6")
     assert "a20596b1" in proc.stderr and "not comparable" in proc.stderr
+    # Re-scored with the floor's weights: only those records are read against it.
+    _write(run / "eval" / "metrics.jsonl",
+           [{"step": 1000, "metric": "fid_lenet", "value": 2.0, **lenet},
+            {"step": 1000, "metric": "fid_lenet", "value": 4.0, **lenet,
+             "extractor_sha256": "a20596b1" + "0" * 56}])
+    out = run_cli("jaxgan.report", f"--floor={tmp_path / 'same.jsonl'}", str(run)).stdout
+    assert "| 2.50× |" in out and "4.00" not in out

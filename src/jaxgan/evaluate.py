@@ -180,10 +180,14 @@ class RecordFile:
                     f.write(complete)
             self.records = [json.loads(line) for line in complete.decode().splitlines() if line]
 
-    def done(self, step: int | None, protocol: str, generator: str = "params") -> bool:
-        """True when every quantity of `protocol` at `step` is recorded for `generator`."""
+    def done(self, step: int | None, protocol: str, generator: str = "params",
+             extractor_sha256: str | None = None) -> bool:
+        """True when every quantity of `protocol` at `step` is recorded for `generator` (and,
+        given its sha256, with these extractor weights: a LeNet retrained on another CPU has
+        other weights, and a workdir scored with the old ones is scored again with the new)."""
         found = [r for r in self.records if r.get("step") == step and r.get("protocol") == protocol
-                 and r.get("generator", "params") == generator]
+                 and r.get("generator", "params") == generator
+                 and extractor_sha256 in (None, r.get("extractor_sha256"))]
         return bool(found) and len({r["metric"] for r in found}) >= found[0]["outputs"]
 
     def has(self, record: dict[str, Any]) -> bool:
@@ -192,6 +196,7 @@ class RecordFile:
                    and r.get("protocol", r.get("metric")) == record.get("protocol",
                                                                         record["metric"])
                    and r.get("generator", "params") == record.get("generator", "params")
+                   and r.get("extractor_sha256") == record.get("extractor_sha256")
                    for r in self.records)
 
     def append(self, record: dict[str, Any]) -> None:
@@ -313,7 +318,11 @@ class Evaluator:
 
     def pending(self, steps: list[int]) -> list[int]:
         return [s for s in steps
-                if not all(self.records.done(s, m.name, self.generator_name) for m in self.metrics)]
+                if not all(self.records.done(s, m.name, self.generator_name, self._sha(m))
+                           for m in self.metrics)]
+
+    def _sha(self, metric) -> str:
+        return self.extractors[metric.extractor].weights_sha256
 
     def learned_code_prior(self, step: int) -> np.ndarray | None:
         """The code prior a `model.info_prior=learned` run learned by `step`, or None (uniform)."""
@@ -398,7 +407,8 @@ class Evaluator:
         images, labels = self.generated_images(generator_vars, prior)
         for kind, extractor in self.extractors.items():
             metrics = [m for m in self.metrics if m.extractor == kind
-                       and not self.records.done(step, m.name, self.generator_name)]
+                       and not self.records.done(step, m.name, self.generator_name,
+                                                 self._sha(m))]
             if not metrics:
                 continue
             features, logits = extractor(images)

@@ -4,9 +4,10 @@ One row per (run, generator, step) from each `RUN_DIR/eval/metrics.jsonl` (the l
 unless `--all_steps`), and the real-data floor from a `--reference --out=FLOOR.jsonl` file, with
 the fid_lenet ratio to the floor. Reads records only; computes nothing.
 
-A floor is read against records of the same feature extractor only: jaxgan's LeNet is retrained
-per machine, and its weights (and every *_lenet number) differ between CPUs, so a floor whose
-extractor sha256 is not the run's is refused rather than turned into a ratio.
+A floor is read against records of the same feature extractor weights only: jaxgan's LeNet is
+trained on each machine, and its weights (so every *_lenet number) differ between CPUs. With a
+floor, a run's records of other weights are left out, and a run with none of the floor's is
+refused rather than turned into ratios.
 """
 
 from __future__ import annotations
@@ -50,17 +51,24 @@ def ratio(fid: float, floor_fid: float) -> str:
     return f"{r:.2f}×" if r < 10 else f"{r:.0f}×"
 
 
-def _check_extractor(run: str, records: list[dict], floor: str, floor_sha: dict[str, str]):
-    """One clear error when `run` was scored with other extractor weights than the floor."""
-    for r in records:
+def _same_extractor(run: str, records: list[dict], floor: str,
+                    floor_sha: dict[str, str]) -> list[dict]:
+    """The records of `run` scored with the floor's extractor weights; one clear error when
+    there are records but none of them is (a run scored only on another machine)."""
+    def matches(r: dict) -> bool:
         expected = floor_sha.get(r.get("extractor"))
-        actual = r.get("extractor_sha256")
-        if expected and actual and actual != expected:
-            raise UserError(
-                f"{run} was scored with {r['extractor']} weights sha256 {actual[:8]}..., the "
-                f"floor {floor} with {expected[:8]}...: the numbers are not comparable. Score "
-                f"the floor with the run's weights (python -m jaxgan.evaluate --reference "
-                f"--dataset=... --out=FLOOR.jsonl on the machine that holds them)")
+        return not expected or r.get("extractor_sha256") in (None, expected)
+
+    kept = [r for r in records if matches(r)]
+    if records and not kept:
+        r = records[0]
+        raise UserError(
+            f"{run} was scored with {r['extractor']} weights sha256 "
+            f"{r['extractor_sha256'][:8]}..., the floor {floor} with "
+            f"{floor_sha[r['extractor']][:8]}...: the numbers are not comparable. Score the "
+            f"floor with the run's weights (python -m jaxgan.evaluate --reference "
+            f"--dataset=... --out=FLOOR.jsonl where they are), or the run with the floor's")
+    return kept
 
 
 def rows(run_dirs: list[str], floor: str | None, all_steps: bool) -> list[str]:
@@ -78,7 +86,7 @@ def rows(run_dirs: list[str], floor: str | None, all_steps: bool) -> list[str]:
         table.append(("real-data floor (test vs train)", "", "", values))
     for run in run_dirs:
         records = _read(os.path.join(run, "eval", "metrics.jsonl"))
-        _check_extractor(run, records, floor, floor_sha)
+        records = _same_extractor(run, records, floor, floor_sha)
         groups: dict[tuple[str, int], dict] = {}
         for r in filter(_default_protocol, records):
             groups.setdefault((r.get("generator", "params"), r["step"]), {})[r["metric"]] = \
