@@ -180,14 +180,14 @@ class RecordFile:
                     f.write(complete)
             self.records = [json.loads(line) for line in complete.decode().splitlines() if line]
 
-    def done(self, step: int | None, protocol: str, generator: str = "params",
-             extractor_sha256: str | None = None) -> bool:
-        """True when every quantity of `protocol` at `step` is recorded for `generator` (and,
-        given its sha256, with these extractor weights: a LeNet retrained on another CPU has
-        other weights, and a workdir scored with the old ones is scored again with the new)."""
+    def done(self, step: int | None, protocol: str, generator: str,
+             extractor_sha256: str) -> bool:
+        """True when every quantity of `protocol` at `step` is recorded for `generator` with
+        these extractor weights (a LeNet trained on another CPU has other weights: a workdir
+        scored with those is scored again with these)."""
         found = [r for r in self.records if r.get("step") == step and r.get("protocol") == protocol
                  and r.get("generator", "params") == generator
-                 and extractor_sha256 in (None, r.get("extractor_sha256"))]
+                 and r.get("extractor_sha256") == extractor_sha256]
         return bool(found) and len({r["metric"] for r in found}) >= found[0]["outputs"]
 
     def has(self, record: dict[str, Any]) -> bool:
