@@ -76,7 +76,7 @@ def tiny_lenet(tmp_path_factory):
     """(classifier_dir, env) of a 5-step MNIST LeNet and one evaluator cache for the session:
     the evaluator tests need real weights with a sha256, not accuracy, and share the reference
     statistics (features of the 70,000 MNIST images) computed with them."""
-    from jaxgan import classifier
+    from jaxgan.evaluation import classifier
 
     root = tmp_path_factory.mktemp("tiny_lenet")
     classifier.run("mnist", out=str(root / "lenet"), max_train_examples=512, max_steps=5)

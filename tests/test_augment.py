@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgan import augment
+from jaxgan.objectives import augment
 
 
 def _ramp(b=2, h=6, w=5, c=2):

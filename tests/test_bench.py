@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 from conftest import REPO, load_experiment
 
-from jaxgan import bench
 from jaxgan.errors import UserError
 from jaxgan.models import dcgan
 from jaxgan.models.layers import DownConv2x, UpConv2x, downconv2x
 from jaxgan.state import num_params
+from jaxgan.tools import bench
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 
@@ -100,7 +100,7 @@ def test_phase_breakdown():
 @pytest.mark.skipif(not HAS_TORCH, reason="torch not installed (pip install -e '.[torch]')")
 @pytest.mark.parametrize("size, channels", [(64, 3), (28, 1), (32, 3)])
 def test_torch_reference_has_the_same_networks(size, channels):
-    from jaxgan import bench_torch
+    from jaxgan.tools import bench_torch
 
     g_torch = bench_torch.generator(size, channels, nz=100, ngf=64)
     d_torch = bench_torch.discriminator(size, channels, ndf=64)
@@ -179,7 +179,7 @@ def test_upconv_equals_transposed_convolution_and_its_gradients(features):
 
 @pytest.mark.skipif(not HAS_TORCH, reason="torch not installed (pip install -e '.[torch]')")
 def test_stylegan_torch_comparison_names_the_missing_reference(tmp_path, monkeypatch):
-    from jaxgan import bench_torch_stylegan
+    from jaxgan.tools import bench_torch_stylegan
 
     monkeypatch.delenv(bench_torch_stylegan.ENV_VAR, raising=False)
     config = load_experiment("stylegan", "smoke")

@@ -13,18 +13,18 @@ import jax
 import numpy as np
 import pytest
 
-from jaxgan import classifier
 from jaxgan.data.idx import read_split
-from jaxgan.data.sources import resolve_idx_dir
+from jaxgan.data.arrays import resolve_data_dir
 from jaxgan.errors import UserError
-from jaxgan.metrics import load_extractor
+from jaxgan.evaluation import classifier
+from jaxgan.evaluation.metrics import load_extractor
 from jaxgan.models.lenet import LeNet
 
 
 @pytest.fixture(scope="module")
 def mnist_subset():
-    # The IDX files directly: the same arrays as load_idx_arrays, without preparing tfds.
-    images, labels = read_split(str(resolve_idx_dir("mnist", None)), "train")
+    # The IDX files directly: the same arrays as load_arrays, without preparing tfds.
+    images, labels = read_split(str(resolve_data_dir("mnist", None)), "train")
     return images[:512].reshape(-1, 28, 28, 1), labels[:512].astype(np.int32)
 
 

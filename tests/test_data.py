@@ -11,7 +11,7 @@ from PIL import Image
 from jaxgan import data
 from jaxgan.data import idx
 from jaxgan.data.pipeline import BatchIterator, preprocess
-from jaxgan.data.sources import ArraySource, ImageFolderSource, resolve_idx_dir
+from jaxgan.data.sources import ArraySource, ImageFolderSource, resolve_data_dir
 from jaxgan.errors import UserError
 
 MNIST = REPO / "data" / "mnist"
@@ -36,17 +36,17 @@ def test_truncated_idx_file_is_a_clear_error(tmp_path):
 
 
 def test_tfds_round_trip_equals_the_idx_files():
-    images, labels = data.load_idx_arrays("mnist", "test")
+    images, labels = data.load_arrays("mnist", "test")
     want_images, want_labels = idx.read_split(str(MNIST), "test")
     np.testing.assert_array_equal(images, want_images)
     np.testing.assert_array_equal(labels, want_labels)
-    head, _ = data.load_idx_arrays("mnist", "test", max_examples=5)
+    head, _ = data.load_arrays("mnist", "test", max_examples=5)
     np.testing.assert_array_equal(head, want_images[:5])
 
 
 @pytest.mark.skipif(not (SHARED_DATA / "fashion_mnist").is_dir(), reason="needs ../shared/data")
 def test_fashion_mnist_through_tfds():
-    images, labels = data.load_idx_arrays(
+    images, labels = data.load_arrays(
         "fashion_mnist", "test", data_dir=str(SHARED_DATA / "fashion_mnist"), max_examples=100)
     assert images.shape == (100, 28, 28, 1)
     want, want_labels = idx.read_split(str(SHARED_DATA / "fashion_mnist"), "test")
@@ -56,7 +56,7 @@ def test_fashion_mnist_through_tfds():
 
 def test_missing_data_dir_is_a_clear_error(tmp_path):
     with pytest.raises(UserError, match="holds no mnist IDX files"):
-        resolve_idx_dir("mnist", str(tmp_path / "nowhere"))
+        resolve_data_dir("mnist", str(tmp_path / "nowhere"))
 
 
 def _source(n=10):

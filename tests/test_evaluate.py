@@ -6,7 +6,7 @@ import os
 import pytest
 from test_cli import SMOKE, assert_one_line_error, run_cli
 
-from jaxgan import classifier
+from jaxgan.evaluation import classifier
 
 PROVENANCE = ("metric", "protocol", "value", "num_generated", "num_reference", "extractor",
               "extractor_sha256", "preprocessing", "reference_id", "checkpoint_step",

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from jaxgan.errors import UserError
+from jaxgan.evaluation.extractors import inception, load_extractor
+from jaxgan.evaluation.extractors.pth import PthFormatError, load_state_dict
 from jaxgan.hashing import sha256_file
-from jaxgan.metrics import inception, load_extractor
-from jaxgan.metrics.pth import PthFormatError, load_state_dict
 
 # --- a torch-free writer of the .pth layouts (zip and legacy) ----------------------------------
 

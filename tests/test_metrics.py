@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from jaxgan import metrics
 from jaxgan.errors import UserError
+from jaxgan.evaluation import metrics
 
 # --- Fréchet distance -----------------------------------------------------------------------------
 

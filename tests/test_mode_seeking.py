@@ -11,9 +11,9 @@ import pytest
 from conftest import REPO, load_experiment, override
 from test_cli import assert_one_line_error, run_cli
 
-from jaxgan import losses
 from jaxgan.errors import UserError
 from jaxgan.families import gan
+from jaxgan.objectives import losses
 
 DCGAN = f"--config={REPO / 'experiments' / 'dcgan_mnist.py'}:smoke"
 

@@ -5,7 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgan import regularizers
+from jaxgan.objectives import regularizers
 
 
 def _linear_d(w):

@@ -39,7 +39,7 @@ def test_last_step_per_generator_and_the_floor_ratio(tmp_path):
 
 
 def test_fid_ratio_keeps_the_decimals_that_decide_a_goal():
-    from jaxgan.report import ratio
+    from jaxgan.tools.report import ratio
 
     assert ratio(2.45, 0.8224) == "2.98×"  # not "3×": the 3x goal is met
     assert ratio(2.80, 0.8224) == "3.40×"  # and this one is not

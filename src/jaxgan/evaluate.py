@@ -38,7 +38,7 @@ from jaxgan.checkpoint import (
     restore_item,
 )
 from jaxgan.errors import UserError
-from jaxgan.metrics import load_extractor, resolve_metrics
+from jaxgan.evaluation.metrics import load_extractor, resolve_metrics
 
 DEFAULT_METRICS = "fid_lenet,kid_lenet,is_lenet,pr_lenet"
 EVAL_SEED = 0x5EED  # latents of the generated sets; fixed so scores compare across steps
@@ -98,13 +98,13 @@ def reference_outputs(extractor, dataset: str, split: str, data_dir: str | None,
                       tfds_dir: str | None) -> tuple[str, dict[str, np.ndarray]]:
     """(id, {'features', 'logits', 'mu', 'sigma'}) of a whole real split, cached on disk under a
     hash of (dataset, split, extractor, its weights, preprocessing, count)."""
-    from jaxgan.data import load_idx_arrays
-    from jaxgan.metrics import feature_stats
+    from jaxgan.data import load_arrays
+    from jaxgan.evaluation.metrics import feature_stats
 
-    images, _ = load_idx_arrays(dataset, split, data_dir, tfds_dir)
+    images, _ = load_arrays(dataset, split, data_dir, tfds_dir)
     # Only CAS reads the test split: load it on first use, not at every evaluator start.
     test_split = functools.cache(
-        lambda: (*load_idx_arrays(dataset, "test", data_dir, tfds_dir), dataset))
+        lambda: (*load_arrays(dataset, "test", data_dir, tfds_dir), dataset))
     key = json.dumps({
         "dataset": dataset, "split": split, "count": len(images), "extractor": extractor.name,
         "weights_sha256": extractor.weights_sha256, "preprocessing": extractor.preprocessing,
@@ -348,13 +348,13 @@ class Evaluator:
         taken as computed under the prior its training codes were drawn from: uniform, or a
         learned prior's sampling mixture."""
         from jaxgan import code_prior
-        from jaxgan.data import load_idx_arrays
+        from jaxgan.data import load_arrays
         from jaxgan.data.pipeline import preprocess
 
         ds = self.config.dataset
         d_vars, _ = restore_item(self.workdir, "discriminator", self.abstract_discriminator, step)
         if self._real_images is None:
-            images, _ = load_idx_arrays(ds.name, ds.split, ds.data_dir or None,
+            images, _ = load_arrays(ds.name, ds.split, ds.data_dir or None,
                                         ds.tfds_dir or None)
             self._real_images = preprocess(images, ds.image_size, ds.channels)
         posteriors = code_prior.q_posteriors(self.spec, d_vars, self._real_images,
@@ -484,7 +484,7 @@ def reference_floor(dataset: str, metric_names: str, data_dir: str | None,
                     classifier_dir: str | None, inception: str | None, out: str | None,
                     num_samples: int) -> list[dict[str, Any]]:
     """Scores the real test split as if it were generated: the best a model can hope for."""
-    from jaxgan.data import load_idx_arrays
+    from jaxgan.data import load_arrays
 
     metrics = resolve_metrics(metric_names)
     records = []
@@ -492,13 +492,13 @@ def reference_floor(dataset: str, metric_names: str, data_dir: str | None,
         extractor = load_extractor(kind, dataset=dataset, classifier_path=classifier_dir,
                                    inception_weights=inception)
         ref_id, reference = reference_outputs(extractor, dataset, "train", data_dir, None)
-        test_images, test_labels = load_idx_arrays(dataset, "test", data_dir)
+        test_images, test_labels = load_arrays(dataset, "test", data_dir)
         features, logits = extractor(test_images)
         # The CAS ceiling: the same recipe trained on as many real training images.
         # As many as the largest count asked for (`cas_lenet_60k` -> 60,000; score() then takes
         # each metric's own count from the front).
         count = max(m.num_samples or num_samples for m in metrics if m.extractor == kind)
-        train_images, train_labels = load_idx_arrays(dataset, "train", data_dir)
+        train_images, train_labels = load_arrays(dataset, "train", data_dir)
         real_labelled = (train_images[:count].astype(np.float32) / 127.5 - 1.0,
                          train_labels[:count])
         results = score([m for m in metrics if m.extractor == kind],

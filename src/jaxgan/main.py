@@ -44,7 +44,7 @@ def main(argv: list[str]) -> None:
         raise UserError("both --config=experiments/NAME.py and --workdir=DIR are required")
     _initialize_distributed()
     if _DRY_RUN.value:
-        from jaxgan import dry_run
+        from jaxgan.train import dry_run
 
         dry_run.run(_CONFIG.value, _WORKDIR.value)
         return

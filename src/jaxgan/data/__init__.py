@@ -1,13 +1,17 @@
-"""Datasets: sources (tfds MNIST / Fashion-MNIST, image folders) and the sharded batch iterator."""
+"""Datasets: sources of named fields (built-in arrays, image folders, paired and unpaired
+folders, super-resolution pairs) and the sharded, resumable batch iterator."""
 
-from jaxgan.data.pipeline import BatchIterator, preprocess
-from jaxgan.data.sources import ArraySource, ImageFolderSource, load_idx_arrays, load_source
+from jaxgan.data.arrays import load_arrays
+from jaxgan.data.pipeline import BatchIterator, preprocess, to_batch
+from jaxgan.data.sources import ArraySource, Source, load_source, read_all
 
 __all__ = [
     "ArraySource",
     "BatchIterator",
-    "ImageFolderSource",
-    "load_idx_arrays",
+    "Source",
+    "load_arrays",
     "load_source",
     "preprocess",
+    "read_all",
+    "to_batch",
 ]

@@ -12,12 +12,16 @@ Feature extractors live beside them: `jaxgan.metrics.inception` (FID InceptionV3
 official weights file) and `jaxgan.classifier` (jaxgan's own MNIST / Fashion-MNIST classifier).
 """
 
-from jaxgan.metrics.extractors import FeatureExtractor, load_extractor
-from jaxgan.metrics.frechet import feature_stats, frechet_distance, frechet_distance_from_stats
-from jaxgan.metrics.isc import inception_score
-from jaxgan.metrics.kid import kernel_inception_distance
-from jaxgan.metrics.prc import knn_radii, precision_recall
-from jaxgan.metrics.registry import Metric, get_metric, metric_names, resolve_metrics
+from jaxgan.evaluation.extractors import FeatureExtractor, load_extractor
+from jaxgan.evaluation.metrics.frechet import (
+    feature_stats,
+    frechet_distance,
+    frechet_distance_from_stats,
+)
+from jaxgan.evaluation.metrics.isc import inception_score
+from jaxgan.evaluation.metrics.kid import kernel_inception_distance
+from jaxgan.evaluation.metrics.prc import knn_radii, precision_recall
+from jaxgan.evaluation.metrics.registry import Metric, get_metric, metric_names, resolve_metrics
 
 __all__ = [
     "FeatureExtractor",

@@ -1,9 +1,8 @@
-"""The training loop shared by every GAN family: mesh, sharded init or resume, the jitted step,
+"""The training loop shared by every family: mesh, sharded init or resume, the jitted phases,
 logging, samples, checkpoints, preemption. It knows nothing about any one family."""
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import queue
@@ -14,88 +13,21 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jax.experimental import multihost_utils
 
-from jaxgan import config_lib, data, families, sharding
+from jaxgan import config_lib, data, generation, sharding
 from jaxgan.checkpoint import Checkpointer
 from jaxgan.errors import UserError
-from jaxgan.metric_writer import MetricWriter, Progress
-from jaxgan.models import layers
-from jaxgan.state import TrainState, num_params
+from jaxgan.state import TrainState
+from jaxgan.train.metric_writer import MetricWriter, Progress
+from jaxgan.train.program import Program
 
 SAMPLE_KEY = 0x5A4D  # folded into the seed for the fixed sample latents
 
 
 class TrainingDiverged(UserError):
     """A non-finite loss or parameter: the run stops, the last good checkpoint is kept."""
-
-
-class Program:
-    """The compiled pieces of a run, built once from a config and a mesh."""
-
-    def __init__(self, config, mesh: jax.sharding.Mesh):
-        self.config, self.mesh = config, mesh
-        self.family = families.get(config.family)
-        self.spec = self.family.setup(config)
-        init = functools.partial(self.family.init, self.spec, config.seed)
-        self.abstract_state: TrainState = jax.eval_shape(init)
-        replicated = sharding.replicated(mesh)
-        self.state_sharding = jax.tree.map(lambda _: replicated, self.abstract_state)
-        self.abstract_state = jax.tree.map(
-            lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s),
-            self.abstract_state, self.state_sharding,
-        )
-        self.batch_sharding = sharding.batch_sharded(mesh)
-        self.init = jax.jit(init, out_shardings=self.state_sharding)
-        self._phases: dict[str, Callable] = {}
-        self.generate = jax.jit(
-            functools.partial(self.family.generate, self.spec), out_shardings=replicated
-        )
-        self.all_finite = jax.jit(
-            lambda s: jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(
-                (s.generator["params"], s.discriminator["params"]))])),
-            out_shardings=replicated,
-        )
-
-    def phase(self, name: str) -> Callable:
-        """The jitted train phase `name` (compiled on first use, once: state donated)."""
-        if name not in self._phases:
-            self._phases[name] = jax.jit(
-                functools.partial(self.family.train_phase, self.spec, name),
-                in_shardings=(self.state_sharding, self.batch_sharding),
-                out_shardings=(self.state_sharding, sharding.replicated(self.mesh)),
-                donate_argnums=0,
-                compiler_options=layers.compiler_options(jax.default_backend()) or None,
-            )
-        return self._phases[name]
-
-    def step(self, state: TrainState, batch, step: int) -> tuple[TrainState, dict[str, Any]]:
-        """Train step `step` (0-based): the family's phases for that step, in order, on one batch.
-        Which phases run is decided here in Python, so each compiles once (lazy regularizers,
-        n_critic discriminator steps)."""
-        metrics: dict[str, Any] = {}
-        for name in self.family.phases(self.spec, step):
-            state, phase_metrics = self.phase(name)(state, batch)
-            metrics.update(phase_metrics)
-        return state, metrics
-
-    def generation_vars(self, state: TrainState) -> dict[str, Any]:
-        return state.generator_ema or state.generator
-
-    def abstract_batch(self) -> dict[str, jax.ShapeDtypeStruct]:
-        b, shape = self.config.batch_size, self.spec.image_shape
-        return {
-            "image": jax.ShapeDtypeStruct((b, *shape), jnp.float32, sharding=self.batch_sharding),
-            "label": jax.ShapeDtypeStruct((b,), jnp.int32, sharding=self.batch_sharding),
-        }
-
-    def param_counts(self) -> dict[str, int]:
-        return {
-            "params/generator": num_params(self.abstract_state.generator["params"]),
-            "params/discriminator": num_params(self.abstract_state.discriminator["params"]),
-        }
 
 
 def fetch(tree: Any) -> Any:
@@ -120,6 +52,7 @@ class _Prefetcher:
             self._queue.put((None, e))
 
     def next(self) -> tuple[int, dict[str, np.ndarray]]:
+        """(the stream position after this batch, the batch)."""
         position, item = self._queue.get()
         if position is None:
             raise item
@@ -164,11 +97,10 @@ def _barrier(name: str) -> Callable[[], None]:
     return wait
 
 
-def batch_iterator(config, source, position: int) -> data.BatchIterator:
+def batch_iterator(config, source, spec, position: int) -> data.BatchIterator:
     """This process's slice of the config's global batch stream, from example `position`."""
     return data.BatchIterator(
-        source, config.batch_size, config.seed,
-        image_size=config.dataset.image_size, channels=config.dataset.channels,
+        source, config.batch_size, config.seed, spec,
         position=position, process_index=jax.process_index(),
         process_count=jax.process_count(),
     )
@@ -176,11 +108,14 @@ def batch_iterator(config, source, position: int) -> data.BatchIterator:
 
 def train(config, workdir: str) -> TrainState:
     """Trains `config` in `workdir`, resuming from its latest checkpoint. Returns the final state."""
+    if os.path.exists(workdir) and not os.path.isdir(workdir):
+        raise UserError(f"--workdir={workdir} is a file; give a directory (new or of a run)")
     mesh = sharding.make_mesh(config.mesh)
     sharding.check_batch_size(config.batch_size, mesh)
     primary = jax.process_index() == 0
     program = Program(config, mesh)
-    source = data.load_source(config.dataset, prepare=primary, barrier=_barrier("data"))
+    source = data.load_source(config.dataset, seed=config.seed, prepare=primary,
+                              barrier=_barrier("data"))
 
     checkpointer = Checkpointer(workdir, config.keep_checkpoints)
     restored = checkpointer.restore_latest(program.abstract_state)
@@ -190,18 +125,29 @@ def train(config, workdir: str) -> TrainState:
              f"on {mesh.size} device(s), {jax.process_count()} process(es)")
     else:
         state, meta = restored
+        state = program.with_frozen(state)
         position = int(meta["data_position"])
-        _say(f"resumed {workdir} from step {meta['step']} (data position {position})")
+        done = int(meta["step"]) >= config.num_train_steps
+        _say(f"resumed {workdir} from step {meta['step']} (data position {position})"
+             + (f"; it is already complete ({config.num_train_steps} steps): raise "
+                "--config.num_train_steps to train further" if done else ""))
     start_step = int(fetch(state.step))
     if primary:  # only after the checkpoint matched this config: a failed resume changes nothing
         with open(os.path.join(workdir, "config.json"), "w") as f:
             f.write(config_lib.to_json(config))
 
-    iterator = batch_iterator(config, source, position)
+    spec = program.batch_spec(start_step)
+    iterator = batch_iterator(config, source, spec, position)
     writer = MetricWriter(workdir, active=primary)
     progress = Progress(config.num_train_steps, active=primary)
     sample_key = jax.random.fold_in(jax.random.key(config.seed), SAMPLE_KEY)
-    sample_z = program.family.sample_latents(program.spec, sample_key, config.num_sample_images)
+    sample_inputs = sample_target = None
+    if program.export.condition is not None:
+        sample_inputs, sample_target = generation.condition_examples(
+            program.export, config.dataset, config.num_sample_images)
+    else:
+        sample_inputs = generation.fixed_inputs(program.export, config.dataset, sample_key,
+                                                config.num_sample_images)
     preemption = _Preemption()
     prefetcher = _Prefetcher(iterator) if start_step < config.num_train_steps else None
 
@@ -230,11 +176,22 @@ def train(config, workdir: str) -> TrainState:
         writer.scalars(step, values)
         progress.report(step, values)
 
+    def samples(step: int):
+        outputs = fetch(program.generate(program.generation_vars(state), sample_inputs))
+        images, columns = generation.picture(program.export, sample_inputs, outputs,
+                                             sample_target)
+        writer.samples(step, images, columns)
+
     step, pending, last_log = start_step, None, (time.perf_counter(), start_step)
     metrics: dict[str, Any] = {}
     first_log = start_step == 0
     try:
         while step < config.num_train_steps:
+            step_spec = program.batch_spec(step)
+            if step_spec != spec:  # a new stage (image size): the same stream, re-batched
+                prefetcher.close()
+                spec = step_spec
+                prefetcher = _Prefetcher(batch_iterator(config, source, spec, position))
             position, host_batch = prefetcher.next()
             batch = sharding.global_batch(host_batch, mesh)
             state, step_metrics = program.step(state, batch, step)
@@ -250,7 +207,7 @@ def train(config, workdir: str) -> TrainState:
                 pending = (step, metrics, now - last_log[0], step - last_log[1], first_log)
                 last_log, first_log = (now, step), False
             if step % config.sample_every_steps == 0 or step == config.num_train_steps:
-                writer.samples(step, fetch(program.generate(program.generation_vars(state), sample_z)))
+                samples(step)
             preempted = preemption.reached(step)  # every step: multi-process sync needs it
             if step % config.checkpoint_every_steps == 0 or step == config.num_train_steps:
                 save(step, position)

@@ -36,10 +36,10 @@ class MetricWriter:
             if isinstance(v, (int, float, np.floating, np.integer)):
                 self._tb.add_scalar(k, float(v), int(step))
 
-    def samples(self, step: int, batch: np.ndarray) -> str | None:
+    def samples(self, step: int, batch: np.ndarray, columns: int | None = None) -> str | None:
         if not self.active:
             return None
-        tile = images.grid(batch)
+        tile = images.grid(batch, columns=columns)
         path = os.path.join(self.workdir, "samples", f"step_{int(step)}.png")
         images.save_png(path, tile)
         self._tb.add_image("samples", tile, int(step), dataformats="HWC")

@@ -31,8 +31,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgan.errors import UserError
+from jaxgan.evaluation.extractors.pth import PthFormatError, load_state_dict
 from jaxgan.hashing import sha256_file
-from jaxgan.metrics.pth import PthFormatError, load_state_dict
 
 WEIGHTS_FILENAME = "pt_inception-2015-12-05-6726825d.pth"
 WEIGHTS_URL = (

@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 
 from jaxgan.errors import UserError
-from jaxgan.metrics.frechet import feature_stats, frechet_distance_from_stats
-from jaxgan.metrics.isc import inception_score
-from jaxgan.metrics.kid import kernel_inception_distance
-from jaxgan.metrics.prc import precision_recall
+from jaxgan.evaluation.metrics.frechet import feature_stats, frechet_distance_from_stats
+from jaxgan.evaluation.metrics.isc import inception_score
+from jaxgan.evaluation.metrics.kid import kernel_inception_distance
+from jaxgan.evaluation.metrics.prc import precision_recall
 
 EXTRACTORS = ("lenet", "inception")
 
@@ -84,7 +84,7 @@ def _cas(fake_labelled, test_split):
     """Classification accuracy score (Ravuri & Vinyals 2019): jaxgan's domain classifier, trained
     with its own recipe on generated (image, requested label) pairs, tested on the real test
     split. Generated [-1, 1] images are quantised to uint8 as a saved image would be."""
-    from jaxgan.classifier import PRESETS, accuracy, train
+    from jaxgan.evaluation.classifier import PRESETS, accuracy, train
 
     images, labels = fake_labelled
     test_images, test_labels, dataset = test_split

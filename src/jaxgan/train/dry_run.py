@@ -10,7 +10,7 @@ import jax
 import numpy as np
 
 from jaxgan import sharding
-from jaxgan.train import Program, write_json
+from jaxgan.train.loop import Program, write_json
 
 CYCLE = 64  # steps scanned for the phases a run uses (lazy regularizers, n_critic)
 

@@ -40,11 +40,17 @@ def gradient_penalty(d_fn: DFn, real: jax.Array, fake: jax.Array, key: jax.Array
     return jnp.mean((norms - target) ** 2)
 
 
+def r1_norms(d_fn: DFn, x: jax.Array) -> jax.Array:
+    """Per-sample ||grad_x D(x)||^2 [B], the gradient of the batch sum (StyleGAN2's
+    `r1_penalty` before its mean)."""
+    return _squared_norms(_input_gradients(d_fn, x))
+
+
 def r1_penalty(d_fn: DFn, x: jax.Array) -> jax.Array:
     """R1 (Mescheder et al. 2018): mean over the batch of ||grad_x D(x)||^2 on real images; the
     same function on fake images is R2. Add gamma / 2 times this to D's loss (times the
     interval k when applied lazily every k steps, as StyleGAN2 does)."""
-    return jnp.mean(_squared_norms(_input_gradients(d_fn, x)))
+    return jnp.mean(r1_norms(d_fn, x))
 
 
 def _is_kernel(path: tuple[Any, ...], leaf: jax.Array) -> bool:

@@ -1,4 +1,5 @@
-"""The prior of an InfoGAN latent code, estimated on real data after training.
+"""InfoGAN's categorical latent code (Chen et al. 2016): the codes a training batch draws, and
+the codes' prior, learned during training or estimated on real data after it.
 
 InfoGAN trains with a uniform K-way code, so a generator whose codes split the digits unevenly
 (two codes for "1", one code for "4" and "9") draws its classes in the wrong proportions. The
@@ -23,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgan.errors import UserError
+from jaxgan.families.gan.networks import MUTABLE
 
 
 def q_posteriors(spec, discriminator_vars: dict[str, Any], images: np.ndarray,
@@ -31,9 +33,7 @@ def q_posteriors(spec, discriminator_vars: dict[str, Any], images: np.ndarray,
 
     D's BatchNorm uses the statistics of each batch, as in training, where Q only ever saw
     batches of one kind (all generated), never D's running averages over real and fake passes."""
-    from jaxgan.families.gan import MUTABLE
-
-    if not getattr(spec, "info_categories", 0):
+    if not spec.info_categories:
         raise UserError("a code prior needs an InfoGAN model (model.info_categories > 0)")
     if batch_size < 2:
         raise UserError(f"the code prior needs batches of at least 2 images, not {batch_size}")
@@ -77,20 +77,6 @@ def em_prior(posteriors_NxK: np.ndarray, train_prior_K: np.ndarray | None = None
     return w, max_iterations
 
 
-def stratified_codes(prior_K: np.ndarray, count: int, seed: int) -> np.ndarray:
-    """`count` codes whose counts follow `prior` as closely as integers can (largest remainder),
-    in a seeded random order: a stratified draw from the prior, without multinomial noise."""
-    prior = np.asarray(prior_K, np.float64)
-    if prior.ndim != 1 or np.any(prior < 0) or not np.isclose(prior.sum(), 1.0):
-        raise ValueError("prior must be a probability vector")
-    exact = prior * count
-    counts = np.floor(exact).astype(np.int64)
-    short = count - counts.sum()
-    counts[np.argsort(-(exact - counts), kind="stable")[:short]] += 1
-    codes = np.repeat(np.arange(len(prior), dtype=np.int32), counts)
-    return np.random.default_rng(seed).permutation(codes)
-
-
 # --- learned during training (model.info_prior=learned) -----------------------------------------
 
 
@@ -112,3 +98,76 @@ def online_em_step(prior_K: jax.Array, sampling_K: jax.Array, q_real_BxK: jax.Ar
     p = q_real_BxK * (prior_K / sampling_K)
     p = p / jnp.sum(p, axis=-1, keepdims=True)
     return momentum * prior_K + (1.0 - momentum) * jnp.mean(p, axis=0)
+
+
+def check(config) -> None:
+    m, loss, tr = config.model, config.loss, config.training
+    if m.info_categories < 0 or m.info_categories == 1:
+        raise UserError(f"model.info_categories must be 0 (off) or at least 2, not "
+                        f"{m.info_categories}")
+    if m.info_categories and m.num_classes:
+        raise UserError("model.info_categories (an unsupervised code) and model.num_classes "
+                        "(labels) cannot both be set; choose one")
+    if m.info_projection and not m.info_categories:
+        raise UserError("model.info_projection conditions D on InfoGAN's code: set "
+                        "model.info_categories (e.g. 20)")
+    if m.info_categories and loss.info_weight <= 0:
+        raise UserError(f"loss.info_weight must be positive with model.info_categories, not "
+                        f"{loss.info_weight}")
+    if m.info_prior not in ("uniform", "learned"):
+        raise UserError(f"model.info_prior must be uniform or learned, not {m.info_prior!r}")
+    if m.info_prior == "learned":
+        if not m.info_categories:
+            raise UserError("model.info_prior=learned is the prior of InfoGAN's code: set "
+                            "model.info_categories (e.g. 20)")
+        if not 0.0 <= tr.info_prior_momentum < 1.0:
+            raise UserError(f"training.info_prior_momentum must be in [0, 1), not "
+                            f"{tr.info_prior_momentum}")
+        if not 0.0 <= tr.info_prior_floor <= 1.0:
+            raise UserError(f"training.info_prior_floor must be in [0, 1], not "
+                            f"{tr.info_prior_floor}")
+        if tr.info_prior_start_step < 0:
+            raise UserError(f"training.info_prior_start_step must be >= 0, not "
+                            f"{tr.info_prior_start_step}")
+
+
+def sample_codes(spec, key: jax.Array, num: int,
+                 prior_K: jax.Array | None = None) -> jax.Array | None:
+    """Codes c ~ Uniform{0, ..., K-1}, or c ~ `prior`, or None without a code."""
+    if not spec.info_categories:
+        return None
+    if prior_K is None:
+        return jax.random.randint(key, (num,), 0, spec.info_categories, jnp.int32)
+    return jax.random.categorical(key, jnp.log(prior_K), shape=(num,)).astype(jnp.int32)
+
+
+def training_codes(spec, key: jax.Array, num: int,
+                   prior_K: jax.Array | None) -> jax.Array | None:
+    """The codes of a training batch: `sample_codes`, or with `loss.mode_seeking` half as many,
+    repeated, so that samples i and i + num / 2 share their code (and differ in z)."""
+    if not spec.config.loss.mode_seeking or not spec.info_categories:
+        return sample_codes(spec, key, num, prior_K)
+    half = sample_codes(spec, key, num // 2, prior_K)
+    return jnp.concatenate([half, half])
+
+
+def training_prior(spec, state) -> jax.Array | None:
+    """The distribution training draws codes from (None: uniform, InfoGAN's)."""
+    if not spec.learned_prior:
+        return None
+    return sampling_prior(state.extra["code_prior"], spec.config.training.info_prior_floor)
+
+
+def update_prior(spec, state, sampling_K: jax.Array | None,
+                 real_code_probs: jax.Array | None, metrics: dict[str, jax.Array]):
+    """state.extra with the learned code prior moved by one online EM step (from
+    `training.info_prior_start_step` on); its extremes join the metrics."""
+    if real_code_probs is None:
+        return state.extra
+    tr = spec.config.training
+    prior = state.extra["code_prior"]
+    moved = online_em_step(prior, sampling_K, real_code_probs, tr.info_prior_momentum)
+    prior = jnp.where(state.step >= tr.info_prior_start_step, moved, prior)
+    metrics["code_prior_min"] = jnp.min(prior)
+    metrics["code_prior_max"] = jnp.max(prior)
+    return {**state.extra, "code_prior": prior}

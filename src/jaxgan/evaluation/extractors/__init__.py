@@ -45,7 +45,7 @@ def load_extractor(
     """The extractor `kind` ("lenet" or "inception"); raises UserError when its weights are
     missing or do not match their recorded / official sha256."""
     if kind == "lenet":
-        from jaxgan import classifier
+        from jaxgan.evaluation import classifier
 
         if dataset not in classifier.DATASETS:
             raise UserError(
@@ -54,7 +54,7 @@ def load_extractor(
             )
         return classifier.load_classifier(dataset, classifier_path)
     if kind == "inception":
-        from jaxgan.metrics import inception
+        from jaxgan.evaluation.extractors import inception
 
         return inception.load_fid_inception(inception_weights)
     raise UserError(f"unknown feature extractor {kind!r}; known: lenet, inception")

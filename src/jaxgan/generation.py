@@ -1,0 +1,69 @@
+"""Inputs for a `GeneratorExport` and pictures of what it makes: shared by the training loop's
+sample grids, `jaxgan.sample`, the evaluator and `jaxgan.load`."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+from jaxgan.data import load_source, to_batch
+from jaxgan.families import inputs
+from jaxgan.families.protocol import Field, GeneratorExport, Inputs
+
+
+def condition_examples(export: GeneratorExport, dataset, num: int,
+                       start: int = 0) -> tuple[Inputs, np.ndarray | None]:
+    """The inputs of an image-conditioned generator from its condition split, examples
+    [start, start + num) in order: ({"image": float32 [n, ...]}, target images or None)."""
+    condition = export.condition
+    source = load_source(dataset, split=condition.split, train=False)
+    n = min(num, len(source) - start)
+    if n <= 0:
+        raise ValueError(f"split {condition.split!r} of {source.name} has {len(source)} examples")
+    spec = {condition.field: Field(condition.shape)}
+    if condition.target:
+        spec[condition.target] = Field(export.image_shape)
+    positions = np.arange(start, start + n)
+    batch = to_batch(source.read({s: positions for s in source.streams}, positions), spec,
+                     source.name)
+    target = batch[condition.target] if condition.target else None
+    return {"image": batch[condition.field]}, target
+
+
+def fixed_inputs(export: GeneratorExport, dataset, key: jax.Array, num: int) -> Inputs:
+    """The inputs of a sample grid: noise drawn from `key`, or the condition split's first
+    `num` examples."""
+    if export.condition is not None:
+        return condition_examples(export, dataset, num)[0]
+    return inputs.draw(export, key, num)
+
+
+def _fit(images: np.ndarray, h: int, w: int, c: int) -> np.ndarray:
+    """Nearest-neighbour upscaling by an integer factor and gray -> RGB, for display."""
+    images = np.asarray(images, np.float32)
+    fy, fx = h // images.shape[1], w // images.shape[2]
+    if fy > 1 or fx > 1:
+        images = images.repeat(fy, axis=1).repeat(fx, axis=2)
+    if images.shape[-1] != c:
+        images = np.repeat(images, c, axis=-1)
+    return images
+
+
+def side_by_side(*columns: np.ndarray | None) -> tuple[np.ndarray, int]:
+    """Rows of (input, output[, target]) for an image grid: (images, number of columns)."""
+    present = [np.asarray(c) for c in columns if c is not None]
+    h = max(c.shape[1] for c in present)
+    w = max(c.shape[2] for c in present)
+    ch = max(c.shape[3] for c in present)
+    fitted = [_fit(c, h, w, ch) for c in present]
+    return np.stack(fitted, axis=1).reshape(-1, h, w, ch), len(fitted)
+
+
+def picture(export: GeneratorExport, batch: Inputs, outputs,
+            target: np.ndarray | None = None) -> tuple[np.ndarray, int | None]:
+    """What a sample grid shows: the outputs (a class grid has a column per class), or for an
+    image-conditioned generator rows of input, output and target."""
+    outputs = np.asarray(outputs)
+    if export.condition is not None:
+        return side_by_side(np.asarray(batch["image"]), outputs, target)
+    return outputs, None

@@ -1,0 +1,106 @@
+"""The compiled pieces of a run, built once from a config and a mesh: the sharded initial state,
+each train phase (compiled on first use, once), the sample generator. Shared by training, the
+dry run and the bench."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxgan import families, sharding
+from jaxgan.families.protocol import BatchSpec
+from jaxgan.models import layers
+from jaxgan.state import NetState, TrainState, num_params
+
+
+class Program:
+    def __init__(self, config, mesh: jax.sharding.Mesh):
+        self.config, self.mesh = config, mesh
+        self.family = families.get(config.family)
+        self.spec = self.family.setup(config)
+        init = functools.partial(self.family.init, self.spec, config.seed)
+        trainable = jax.eval_shape(init)
+        # Frozen networks: host arrays from their checked files, placed into the state (an
+        # argument of every phase, never a compiled-in constant).
+        self.frozen = self.family.frozen(self.spec)
+        abstract = trainable.replace(nets={**trainable.nets, **{
+            name: NetState(jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype),
+                                        variables), None)
+            for name, variables in self.frozen.items()}})
+        replicated = sharding.replicated(mesh)
+        self.replicated = replicated
+        self.state_sharding = jax.tree.map(lambda _: replicated, abstract)
+        self.abstract_state: TrainState = jax.tree.map(
+            lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s),
+            abstract, self.state_sharding,
+        )
+        self.batch_sharding = sharding.batch_sharded(mesh)
+        self._init = jax.jit(init, out_shardings=jax.tree.map(lambda _: replicated, trainable))
+        self._phases: dict[str, Callable] = {}
+        self.export_name, self.export = self.family.default_generator(self.spec)
+        self.generate = jax.jit(self.export.generate, out_shardings=replicated)
+        self.all_finite = jax.jit(
+            lambda s: jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(
+                {name: net.params for name, net in s.nets.items() if net.trainable})])),
+            out_shardings=replicated,
+        )
+
+    def with_frozen(self, state: TrainState) -> TrainState:
+        """`state` (restored or new, trainable networks only) with the frozen networks."""
+        if not self.frozen:
+            return state
+        placed = {name: NetState(jax.device_put(jax.tree.map(np.asarray, variables),
+                                                self.replicated), None)
+                  for name, variables in self.frozen.items()}
+        return state.replace(nets={**state.nets, **placed})
+
+    def init(self) -> TrainState:
+        return self.with_frozen(self._init())
+
+    def phase(self, name: str) -> Callable:
+        """The jitted train phase `name` (compiled on first use, once: state donated)."""
+        if name not in self._phases:
+            self._phases[name] = jax.jit(
+                functools.partial(self.family.train_phase, self.spec, name),
+                in_shardings=(self.state_sharding, self.batch_sharding),
+                out_shardings=(self.state_sharding, self.replicated),
+                donate_argnums=0,
+                compiler_options=layers.compiler_options(jax.default_backend()) or None,
+            )
+        return self._phases[name]
+
+    def phases(self, step: int) -> tuple[str, ...]:
+        return self.family.phases(self.spec, step)
+
+    def step(self, state: TrainState, batch, step: int) -> tuple[TrainState, dict[str, Any]]:
+        """Train step `step` (0-based): the family's phases for that step, in order, on one batch.
+        Which phases run is decided here in Python, so each compiles once (lazy regularizers,
+        n_critic)."""
+        metrics: dict[str, Any] = {}
+        for name in self.phases(step):
+            state, phase_metrics = self.phase(name)(state, batch)
+            metrics.update(phase_metrics)
+        return state, metrics
+
+    def batch_spec(self, step: int) -> BatchSpec:
+        return dict(self.family.batch_spec(self.spec, step))
+
+    def abstract_batch(self, step: int = 0) -> dict[str, jax.ShapeDtypeStruct]:
+        b = self.config.batch_size
+        return {name: jax.ShapeDtypeStruct((b, *field.shape), np.dtype(field.dtype),
+                                           sharding=self.batch_sharding)
+                for name, field in self.batch_spec(step).items()}
+
+    def generation_vars(self, state: TrainState) -> dict[str, Any]:
+        """What the sample grids use: the EMA copy of the exported network when kept."""
+        network = self.export.network
+        return state.ema.get(network) or state.nets[network].variables
+
+    def param_counts(self) -> dict[str, int]:
+        return {f"params/{name}": num_params(net.variables["params"])
+                for name, net in self.abstract_state.nets.items() if net.trainable}
