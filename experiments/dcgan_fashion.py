@@ -1,22 +1,22 @@
-"""DCGAN on Fashion-MNIST (28x28x1): the baseline of the GAN-zoo results and of the ablation
-(turn one remedy on at a time, e.g. `--config.d_layers.minibatch_std=True`,
-`--config.augment.policy=translation,cutout,color`, `--config.d_layers.spectral_norm=True`,
-and the EMA generator, on by default: `python -m jaxgan.evaluate --generator=params` scores the
-trained generator itself).
+"""DCGAN on Fashion-MNIST (28x28x1): the baseline of the Fashion-MNIST GAN zoo and of its
+ablations (turn one remedy on at a time, e.g. `--config.d_layers.minibatch_std=True`,
+`--config.augment.policy=translation,cutout,color`, `--config.d_layers.spectral_norm=True`).
+The generator EMA is on: it does not change training, so one run gives plain DCGAN
+(`python -m jaxgan.evaluate --generator=params`) and DCGAN + EMA (the default).
 
-    python -m jaxgan.main --config=experiments/dcgan_fashion.py --workdir=runs/dcgan_fashion \\
-        --config.dataset.data_dir=../shared/data/fashion_mnist
+    python -m jaxgan.main --config=experiments/dcgan_fashion.py --workdir=runs/dcgan_fashion
     python -m jaxgan.main --config=experiments/dcgan_fashion.py:smoke --workdir=/tmp/smoke
+
+Fashion-MNIST is read from `--config.dataset.data_dir=DIR` (the four IDX files) or
+`$JAXGAN_DATA_DIR/fashion_mnist`. Results: docs/results/gan_fashion.md.
 """
 
 from jaxgan import config_lib
+from jaxgan.families.gan import config as gan
 
-VARIANTS = {"smoke": config_lib.SMOKE}
+VARIANTS = {"smoke": gan.SMOKE}
 
 
 def get_config(arg=None):
-    c = config_lib.gray_gan_config("fashion_mnist", num_train_steps=3000)
-    # The EMA generator is a by-product: it does not change training, so one run gives plain
-    # DCGAN (`evaluate --generator=params`) and DCGAN + EMA (the default, `--generator=ema`).
-    c.training.ema_decay = 0.999
+    c = gan.build(gan.gray("fashion_mnist", num_train_steps=3000), {"training.ema_decay": 0.999})
     return config_lib.finalize(c, arg, VARIANTS)

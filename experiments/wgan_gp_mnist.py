@@ -1,16 +1,18 @@
-"""WGAN-GP (Gulrajani et al. 2017) on mnist: the DCGAN networks with a layer-normalised critic
-(no batch statistics under a gradient penalty), the Wasserstein loss, gradient penalty lambda=10,
-5 critic steps per generator step, Adam(1e-4, beta1=0, beta2=0.9) as in the paper's Algorithm 1.
-`num_train_steps` counts critic steps.
+"""WGAN-GP (Gulrajani et al. 2017) on MNIST: the DCGAN networks with a layer-normalised critic
+(no batch statistics under a gradient penalty), the Wasserstein loss, gradient penalty
+lambda=10, 5 critic steps per generator step, Adam(1e-4, beta1=0, beta2=0.9) as in the paper's
+Algorithm 1. `num_train_steps` counts critic steps.
 
     python -m jaxgan.main --config=experiments/wgan_gp_mnist.py --workdir=runs/wgan_gp_mnist
     python -m jaxgan.main --config=experiments/wgan_gp_mnist.py:smoke --workdir=/tmp/smoke
 """
 
 from jaxgan import config_lib
+from jaxgan.families.gan import config as gan
 
-VARIANTS = {"smoke": config_lib.SMOKE}
+VARIANTS = {"smoke": gan.SMOKE}
 
 
 def get_config(arg=None):
-    return config_lib.finalize(config_lib.wgan_gp_config("mnist"), arg, VARIANTS)
+    return config_lib.finalize(gan.build(gan.gray("mnist", num_train_steps=5000), gan.WGAN_GP),
+                               arg, VARIANTS)

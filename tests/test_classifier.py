@@ -1,10 +1,12 @@
-"""The domain classifier: deterministic training, saving with a verified sha256, inference."""
+"""The domain classifier: the shipped weights (pinned sha256, real accuracy, no training),
+deterministic training, saving with a verified sha256, inference."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -12,13 +14,80 @@ import chex
 import jax
 import numpy as np
 import pytest
+from conftest import SHARED_DATA
 
-from jaxgan.data.idx import read_split
 from jaxgan.data.arrays import resolve_data_dir
+from jaxgan.data.idx import read_split
 from jaxgan.errors import UserError
 from jaxgan.evaluation import classifier
 from jaxgan.evaluation.metrics import load_extractor
+from jaxgan.hashing import sha256_file
 from jaxgan.models.lenet import LeNet
+
+# The shipped weights' sha256, written out here as well as in the package: every *_lenet number
+# ever recorded is a function of these bytes.
+SHIPPED = {
+    "mnist": "5d33bdd6ba6f240dbb02589b40339453f0f07038ca7199589314b1214eb94ef3",
+    "fashion_mnist": "e02422a19b09d20893eaa6b9c391bc9c51b7f72003092d4fabc78153cafce3cc",
+}
+
+
+def _test_split(dataset):
+    if dataset == "mnist":
+        directory = resolve_data_dir("mnist", None)  # the copy bundled in the repository
+    else:
+        directory = SHARED_DATA / "fashion_mnist"
+        if not directory.is_dir():
+            pytest.skip("needs ../shared/data/fashion_mnist")
+    images, labels = read_split(str(directory), "test")
+    return images.reshape(-1, 28, 28, 1), labels
+
+
+@pytest.mark.parametrize("dataset", classifier.DATASETS)
+def test_shipped_weights_load_without_training_and_classify(dataset, monkeypatch, tmp_path):
+    # An empty cache: nothing trained on this machine is read.
+    monkeypatch.setenv("JAXGAN_CACHE_DIR", str(tmp_path))
+    loaded = classifier.load_classifier(dataset)
+    assert classifier.SHIPPED_SHA256 == SHIPPED
+    assert loaded.weights_sha256 == SHIPPED[dataset] == sha256_file(loaded.path)
+    assert loaded.path == os.path.join(classifier.shipped_dir(dataset), classifier.WEIGHTS_FILE)
+    assert loaded.name == f"lenet_{dataset}"
+    images, labels = _test_split(dataset)
+    _, logits = loaded(images)
+    predicted = np.argmax(logits, axis=1)
+    # The whole test split reproduces the accuracy recorded at training time (to 10 images of
+    # 10,000: another CPU may round a borderline logit the other way).
+    assert len(labels) == 10_000
+    assert abs(np.mean(predicted == labels) - loaded.test_accuracy) <= 1e-3
+    assert loaded.test_accuracy >= {"mnist": 0.994, "fashion_mnist": 0.93}[dataset]
+    if dataset == "mnist":
+        np.testing.assert_array_equal(predicted[:100], labels[:100])
+
+
+@pytest.mark.parametrize("consistent_json", [False, True])
+def test_corrupted_shipped_weights_are_refused(consistent_json, monkeypatch, tmp_path):
+    """One flipped bit in the package's copy is refused, also when the JSON beside it was
+    rewritten to match: the pin in the code is what counts."""
+    shutil.copytree(classifier.shipped_dir("mnist"), tmp_path / "lenet_mnist")
+    monkeypatch.setattr(classifier, "WEIGHTS_DIR", str(tmp_path))
+    weights = tmp_path / "lenet_mnist" / classifier.WEIGHTS_FILE
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 1
+    weights.write_bytes(bytes(data))
+    if consistent_json:
+        meta_path = tmp_path / "lenet_mnist" / classifier.META_FILE
+        meta = json.loads(meta_path.read_text())
+        meta["weights_sha256"] = sha256_file(str(weights))
+        meta_path.write_text(json.dumps(meta))
+    with pytest.raises(UserError) as error:
+        classifier.load_classifier("mnist")
+    message = str(error.value)
+    assert "\n" not in message and str(weights) in message
+    assert f"jaxgan pins {SHIPPED['mnist'][:12]}" in message and "changed or corrupted" in message
+    assert "reinstall jaxgan" in message and "--classifier_dir=DIR" in message
+    weights.unlink()
+    with pytest.raises(UserError, match="shipped mnist classifier is missing .*reinstall jaxgan"):
+        classifier.load_classifier("mnist")
 
 
 @pytest.fixture(scope="module")
@@ -112,13 +181,30 @@ def test_load_extractor_gives_the_classifier(saved):
     extractor = load_extractor("lenet", dataset="mnist", classifier_path=saved[0])
     assert extractor.name == "lenet_mnist" and extractor.feature_dim == 128
     assert extractor.weights_sha256 == classifier.load_classifier("mnist", saved[0]).weights_sha256
+    shipped = load_extractor("lenet", dataset="fashion_mnist")  # no --classifier_dir
+    assert shipped.weights_sha256 == SHIPPED["fashion_mnist"]
     with pytest.raises(UserError, match="need a mnist or fashion_mnist run"):
         load_extractor("lenet", dataset="celeba")
 
 
-def test_default_cache_dir(monkeypatch, tmp_path):
+def test_training_writes_away_from_the_shipped_weights(monkeypatch, tmp_path):
     monkeypatch.setenv("JAXGAN_CACHE_DIR", str(tmp_path))
-    assert classifier.default_cache_dir("mnist") == str(tmp_path / "classifiers" / "mnist")
+    assert classifier.default_train_dir("mnist") == str(tmp_path / "classifiers" / "mnist")
+    assert classifier.shipped_dir("mnist") != classifier.default_train_dir("mnist")
+
+
+def test_cli_says_how_to_score_with_what_it_trained(tmp_path):
+    out = tmp_path / "lenet"
+    result = subprocess.run(
+        [sys.executable, "-m", "jaxgan.classifier", "--dataset=mnist", f"--out={out}",
+         "--max_train_examples=256", "--max_steps=2"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    last = result.stdout.strip().splitlines()[-1]
+    assert f"trained weights written to {out / classifier.WEIGHTS_FILE}" in last
+    assert f"pass --classifier_dir={out} to" in last and "instead of the shipped ones" in last
+    assert classifier.load_classifier("mnist", str(out)).weights_sha256 in last
 
 
 def test_cli_reports_user_errors_in_one_line(tmp_path):
@@ -130,7 +216,7 @@ def test_cli_reports_user_errors_in_one_line(tmp_path):
         check=False,
     )
     assert result.returncode == 2
-    assert result.stderr.strip().count("\n") == 0 and "holds no mnist IDX files" in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and "holds no mnist" in result.stderr
 
 
 @pytest.mark.slow

@@ -70,7 +70,7 @@ def test_training_writes_every_output(trained):
     for key in ("d_loss", "g_loss", "d_real", "d_fake", "d_grad_norm", "g_grad_norm",
                 "steps_per_s", "images_per_s"):
         assert all(np.isfinite(r[key]) for r in records), key
-    assert records[0]["params/generator"] > 0 and records[0]["params/discriminator"] > 0
+    assert records[0]["params/G"] > 0 and records[0]["params/D"] > 0
     assert any(p.name.startswith("events.out.tfevents") for p in (workdir / "tensorboard").iterdir())
     assert (workdir / "samples" / "step_4.png").is_file()
     assert sorted(os.listdir(workdir / "checkpoints")) == ["2", "4"]
@@ -81,7 +81,7 @@ def test_checkpoint_restores_with_plain_orbax(trained):
     workdir, _ = trained
     code = (
         "import sys, jax, orbax.checkpoint as ocp, numpy as np\n"
-        f"path = '{workdir}/checkpoints/4/generator'\n"
+        f"path = '{workdir}/checkpoints/4/net_G'\n"
         "ckpt = ocp.StandardCheckpointer()\n"
         "dev = jax.sharding.SingleDeviceSharding(jax.devices()[0])\n"
         "target = jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=dev),\n"
@@ -123,12 +123,12 @@ def test_dry_run_every_experiment(experiment, tmp_path):
     proc = run_cli("jaxgan.main", f"--config={REPO / 'experiments' / experiment}.py",
                    f"--workdir={tmp_path}", "--dry_run")
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["params/generator"] > 0 and summary["params/discriminator"] > 0
+    assert summary["params/G"] > 0 and summary["params/D"] > 0
     assert summary["step_gflop"] > 0
     assert "trainable parameters" in proc.stdout
     assert not (tmp_path / "checkpoints").exists()
     if experiment == "dcgan_64":
-        assert (summary["params/generator"], summary["params/discriminator"]) == (3576704, 2765568)
+        assert (summary["params/G"], summary["params/D"]) == (3576704, 2765568)
 
 
 def test_unknown_config_key(tmp_path):
@@ -153,7 +153,7 @@ def test_corrupt_latest_checkpoint_falls_back_and_keeps_it(trained, tmp_path):
     import shutil
     workdir = tmp_path / "run"
     shutil.copytree(trained[0], workdir)
-    ocdbt = next((workdir / "checkpoints" / "4" / "generator").rglob("manifest.ocdbt"))
+    ocdbt = next((workdir / "checkpoints" / "4" / "net_G").rglob("manifest.ocdbt"))
     ocdbt.write_bytes(b"garbage")
     proc = run_cli("jaxgan.main", SMOKE, f"--workdir={workdir}", "--config.num_train_steps=6")
     assert "checkpoint step 4 is unreadable" in proc.stdout
@@ -193,7 +193,7 @@ def _restore_params(workdir):
     from jaxgan.checkpoint import restore_plain
     step = max(int(s) for s in os.listdir(workdir / "checkpoints"))
     return {name: restore_plain(str(workdir / "checkpoints" / str(step) / name))
-            for name in ("generator", "discriminator")}
+            for name in ("net_G", "net_D")}
 
 
 def test_two_processes_match_one(tmp_path):

@@ -12,6 +12,8 @@ from conftest import load_experiment, override
 
 from jaxgan.errors import UserError
 from jaxgan.families import gan
+from jaxgan.families.gan import export, networks, steps
+from jaxgan.objectives import ema as ema_lib
 
 
 def _spec(**overrides):
@@ -20,20 +22,20 @@ def _spec(**overrides):
 
 def test_n_critic_schedule():
     spec = _spec(**{"training.n_critic": 5})
-    assert [gan.phases(spec, s) for s in range(10)] == [("d",)] * 4 + [("dg",)] + \
+    assert [steps.phases(spec, s) for s in range(10)] == [("d",)] * 4 + [("dg",)] + \
         [("d",)] * 4 + [("dg",)]
-    assert all(gan.phases(_spec(), s) == ("dg",) for s in range(3))
+    assert all(steps.phases(_spec(), s) == ("dg",) for s in range(3))
 
 
 def test_lazy_r1_schedule():
-    assert [gan.phases(_spec(**{"regularizer.r1_gamma": 1.0}), s) for s in range(3)] == \
+    assert [steps.phases(_spec(**{"regularizer.r1_gamma": 1.0}), s) for s in range(3)] == \
         [("dg_reg",)] * 3
     lazy = _spec(**{"regularizer.r1_gamma": 1.0, "regularizer.r1_interval": 4})
-    assert [gan.phases(lazy, s)[0] for s in range(9)] == \
+    assert [steps.phases(lazy, s)[0] for s in range(9)] == \
         ["dg_reg", "dg", "dg", "dg", "dg_reg", "dg", "dg", "dg", "dg_reg"]
     with_critic = _spec(**{"regularizer.r2_gamma": 1.0, "regularizer.r1_interval": 3,
                            "training.n_critic": 2})
-    assert [gan.phases(with_critic, s)[0] for s in range(6)] == \
+    assert [steps.phases(with_critic, s)[0] for s in range(6)] == \
         ["d_reg", "dg", "d", "dg_reg", "d", "dg"]
 
 
@@ -44,8 +46,8 @@ def test_lazy_r1_step_is_the_k_times_penalty_and_the_others_skip_it():
         spec = _spec(**{"batch_size": 8, **overrides})
         state = gan.init(spec, 0)
         real = jax.random.uniform(jax.random.key(3), (8, 28, 28, 1), minval=-1.0, maxval=1.0)
-        new, metrics = jax.jit(lambda s: gan.train_phase(spec, phase, s, {"image": real}))(state)
-        return new.discriminator["params"], metrics
+        new, metrics = jax.jit(lambda s: steps.train_phase(spec, phase, s, {"image": real}))(state)
+        return new.nets["D"].params, metrics
 
     # A large gamma: at initialisation ||grad D|| is small (R1 ~ 2e-5).
     lazy, lazy_metrics = one_step("dg_reg", **{"regularizer.r1_gamma": 250.0,
@@ -68,18 +70,21 @@ def test_lazy_r1_step_is_the_k_times_penalty_and_the_others_skip_it():
 
 def test_ema_ramps_up_after_its_start():
     spec = _spec(**{"training.ema_decay": 0.999, "training.ema_start_step": 100})
-    ema, new = {"w": jnp.zeros(())}, {"w": jnp.ones(())}
-    assert float(gan._ema(spec, jnp.asarray(50), ema, new)["w"]) == 1.0  # a copy before start
+    ema, new = {"params": {"w": jnp.zeros(())}}, {"params": {"w": jnp.ones(())}}
+
+    def averaged(step):
+        return ema_lib.update(ema, new, steps.ema_decay(spec, jnp.asarray(step)))["params"]["w"]
+
+    assert float(averaged(50)) == 1.0  # a copy before start
     # t = 0 after the start: decay 1/10; t = 990: (991/1000) < 0.999; late: 0.999.
-    np.testing.assert_allclose(gan._ema(spec, jnp.asarray(100), ema, new)["w"], 0.9, rtol=1e-6)
-    np.testing.assert_allclose(gan._ema(spec, jnp.asarray(1090), ema, new)["w"], 0.009, rtol=1e-4)
-    np.testing.assert_allclose(gan._ema(spec, jnp.asarray(10**6), ema, new)["w"], 0.001,
-                               rtol=1e-4)
+    np.testing.assert_allclose(averaged(100), 0.9, rtol=1e-6)
+    np.testing.assert_allclose(averaged(1090), 0.009, rtol=1e-4)
+    np.testing.assert_allclose(averaged(10**6), 0.001, rtol=1e-4)
 
 
 def test_instance_noise_anneals_to_zero():
     spec = _spec(**{"training.instance_noise": 0.2, "training.instance_noise_steps": 100})
-    stds = [float(gan._noise_std(spec, jnp.asarray(s))) for s in (0, 50, 100, 500)]
+    stds = [float(steps._noise_std(spec, jnp.asarray(s))) for s in (0, 50, 100, 500)]
     np.testing.assert_allclose(stds, [0.2, 0.1, 0.0, 0.0], atol=1e-7)
 
 
@@ -108,31 +113,30 @@ def test_batchnorm_recalibration_matches_the_activations_of_the_weights_sampled(
     # BatchNorm is refused.
     spec = _spec(**{"model.ngf": 8, "model.latent_dim": 16, "model.num_classes": 10,
                     "model.g_conditional_bn": True})
-    variables = gan.init(spec, 0)
-    g = variables.generator
+    g = gan.init(spec, 0).nets["G"].variables
     wrong = jax.tree.map(lambda s: s + 3.0, g["batch_stats"])
     g_wrong = {**g, "batch_stats": wrong}
-    fixed = gan.recalibrate_batch_stats(spec, g_wrong, jax.random.key(1), passes=60,
+    fixed = export.recalibrate_batch_stats(spec, g_wrong, jax.random.key(1), passes=60,
                                         batch_size=256)
     chex.assert_trees_all_equal(fixed["params"], g["params"])
-    z = gan.sample_latents(spec, jax.random.key(2), 2000)
-    labels = gan.default_labels(spec, 2000)
-    train_mode, _ = spec.generator.apply(g, z, labels, train=True, mutable=gan.MUTABLE)
-    before = gan.generate(spec, g_wrong, z, labels)
-    after = gan.generate(spec, fixed, z, labels)
+    z = steps.sample_latents(spec, jax.random.key(2), 2000)
+    labels = jnp.arange(2000) % 10
+    train_mode, _ = spec.generator.apply(g, z, labels, train=True, mutable=networks.MUTABLE)
+    before = export.generate(spec, g_wrong, {"z": z, "label": labels})
+    after = export.generate(spec, fixed, {"z": z, "label": labels})
     err_before = float(jnp.mean(jnp.abs(before - train_mode)))
     err_after = float(jnp.mean(jnp.abs(after - train_mode)))
     scale = float(jnp.mean(jnp.abs(train_mode)))
     assert err_after < 0.02 * scale and err_before > 0.5 * scale, (err_after, err_before, scale)
     with pytest.raises(UserError, match="no BatchNorm"):
-        gan.recalibrate_batch_stats(spec, {"params": g["params"]}, jax.random.key(1), 2, 8)
+        export.recalibrate_batch_stats(spec, {"params": g["params"]}, jax.random.key(1), 2, 8)
     with pytest.raises(UserError, match="passes"):
-        gan.recalibrate_batch_stats(spec, g, jax.random.key(1), 0, 8)
+        export.recalibrate_batch_stats(spec, g, jax.random.key(1), 0, 8)
 
 
 def test_truncated_latents_stay_inside_the_threshold():
     spec = _spec(**{"model.latent_dim": 16})
-    z = np.asarray(gan.sample_latents(spec, jax.random.key(0), 4000, truncation=0.5))
+    z = np.asarray(steps.sample_latents(spec, jax.random.key(0), 4000, truncation=0.5))
     chex.assert_shape(z, (4000, 16))
     assert np.abs(z).max() <= 0.5
     # Truncated N(0, 1) on [-0.5, 0.5]: variance 1 - 2 a phi(a) / (2 Phi(a) - 1) at a = 0.5.
@@ -140,5 +144,5 @@ def test_truncated_latents_stay_inside_the_threshold():
     phi = np.exp(-a * a / 2) / np.sqrt(2 * np.pi)
     mass = math.erf(a / np.sqrt(2))
     np.testing.assert_allclose(z.var(), 1 - 2 * a * phi / mass, rtol=0.02)
-    plain = np.asarray(gan.sample_latents(spec, jax.random.key(0), 4000))
+    plain = np.asarray(steps.sample_latents(spec, jax.random.key(0), 4000))
     assert np.abs(plain).max() > 3

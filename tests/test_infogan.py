@@ -15,6 +15,7 @@ from test_cli import assert_one_line_error, assert_samples_by_class, run_cli
 
 from jaxgan.errors import UserError
 from jaxgan.families import gan
+from jaxgan.families.gan import export, steps
 from jaxgan.objectives import losses
 
 DCGAN = f"--config={REPO / 'experiments' / 'dcgan_mnist.py'}:smoke"
@@ -50,41 +51,41 @@ def test_info_config_mistakes_are_user_errors(overrides, message):
 def test_the_code_changes_the_image_and_q_predicts_k_logits():
     spec = _spec()
     state = gan.init(spec, 0)
-    z = jnp.repeat(gan.sample_latents(spec, jax.random.key(1), 1), 2, axis=0)
-    images = gan.generate(spec, state.generator, z, jnp.array([0, 1]))
+    z = jnp.repeat(steps.sample_latents(spec, jax.random.key(1), 1), 2, axis=0)
+    images = export.generate(spec, state.nets["G"].variables, {"z": z, "label": jnp.array([0, 1])})
     assert images.shape == (2, 28, 28, 1)
     assert float(jnp.max(jnp.abs(images[0] - images[1]))) > 1e-3  # same z, two codes
     # Without codes the default grid of codes 0, 1, ..., K-1 is drawn.
-    np.testing.assert_array_equal(gan.generate(spec, state.generator, z),
-                                  gan.generate(spec, state.generator, z, jnp.array([0, 1])))
-    logits, code_logits = spec.discriminator.apply(state.discriminator, images, train=False,
+    np.testing.assert_array_equal(export.generate(spec, state.nets["G"].variables, {"z": z}),
+                                  export.generate(spec, state.nets["G"].variables, {"z": z, "label": jnp.array([0, 1])}))
+    logits, code_logits = spec.nets["D"].variables.apply(state.nets["D"].variables, images, train=False,
                                                    return_code=True)
     assert logits.shape == (2,) and code_logits.shape == (2, 10)
     # D without a Q head refuses to predict codes.
     plain = gan.setup(load_experiment("dcgan_mnist"))
     plain_state = gan.init(plain, 0)
     with pytest.raises(ValueError, match="info_categories"):
-        plain.discriminator.apply(plain_state.discriminator, images, train=False,
+        plain.discriminator.apply(plain_state.nets["D"].variables, images, train=False,
                                   return_code=True)
 
 
 def test_code_projection_conditions_d_on_given_codes_and_on_q_for_real_images():
     spec = _spec(**{"model.info_projection": True})
     state = gan.init(spec, 0)
-    assert "code_projection" in state.discriminator["params"]
+    assert "code_projection" in state.nets["D"].variables["params"]
     x = jax.random.uniform(jax.random.key(2), (6, 28, 28, 1), minval=-1.0, maxval=1.0)
-    d = spec.discriminator
-    logits, code_logits = d.apply(state.discriminator, x, train=False, return_code=True)
+    d = spec.nets["D"].variables
+    logits, code_logits = d.apply(state.nets["D"].variables, x, train=False, return_code=True)
     q_codes = jnp.argmax(code_logits, -1)
     # Without codes (real images) D projects on Q's own argmax: the same as being told it.
-    np.testing.assert_allclose(logits, d.apply(state.discriminator, x, q_codes, train=False),
+    np.testing.assert_allclose(logits, d.apply(state.nets["D"].variables, x, q_codes, train=False),
                                rtol=1e-6)
     # Told another code (a generated image's), the logit changes.
-    other = d.apply(state.discriminator, x, (q_codes + 1) % 10, train=False)
+    other = d.apply(state.nets["D"].variables, x, (q_codes + 1) % 10, train=False)
     assert float(jnp.max(jnp.abs(other - logits))) > 1e-4
     # One training step runs with it, and the config needs an InfoGAN code.
     real = jax.random.uniform(jax.random.key(3), (16, 28, 28, 1), minval=-1.0, maxval=1.0)
-    _, metrics = jax.jit(lambda s: gan.train_phase(spec, "dg", s, {"image": real}))(state)
+    _, metrics = jax.jit(lambda s: steps.train_phase(spec, "dg", s, {"image": real}))(state)
     assert np.isfinite(float(metrics["g_loss"]))
     with pytest.raises(UserError, match="info_projection"):
         _spec(**{"model.info_projection": True, "model.info_categories": 0})
@@ -97,7 +98,7 @@ def test_training_teaches_q_the_codes():
     spec = _spec()
     state = gan.init(spec, 0)
     real = jax.random.uniform(jax.random.key(3), (16, 28, 28, 1), minval=-1.0, maxval=1.0)
-    step = jax.jit(lambda s: gan.train_phase(spec, "dg", s, {"image": real}))
+    step = jax.jit(lambda s: steps.train_phase(spec, "dg", s, {"image": real}))
     first = None
     for _ in range(150):
         state, metrics = step(state)
@@ -106,7 +107,7 @@ def test_training_teaches_q_the_codes():
     assert float(metrics["info_loss"]) < 0.6 and float(metrics["g_info_loss"]) < 0.6, metrics
     assert float(metrics["info_accuracy"]) > 0.9, metrics
     # A critic-only step (n_critic > 1) trains Q on the codes too, from the same trained state.
-    _, d_only = jax.jit(lambda s: gan.train_phase(spec, "d", s, {"image": real}))(state)
+    _, d_only = jax.jit(lambda s: steps.train_phase(spec, "d", s, {"image": real}))(state)
     assert float(d_only["info_loss"]) < 0.6 and "g_info_loss" not in d_only
 
 

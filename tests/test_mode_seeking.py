@@ -13,6 +13,7 @@ from test_cli import assert_one_line_error, run_cli
 
 from jaxgan.errors import UserError
 from jaxgan.families import gan
+from jaxgan.families.gan import infogan, steps
 from jaxgan.objectives import losses
 
 DCGAN = f"--config={REPO / 'experiments' / 'dcgan_mnist.py'}:smoke"
@@ -37,12 +38,12 @@ def test_the_loss_is_the_inverse_of_image_over_latent_distance():
 
 def test_training_codes_come_in_pairs_only_with_the_term():
     spec = _spec(**{"model.info_categories": 10, "loss.mode_seeking": 1.0})
-    codes = np.asarray(gan._training_codes(spec, jax.random.key(0), 64, None))
+    codes = np.asarray(infogan.training_codes(spec, jax.random.key(0), 64, None))
     np.testing.assert_array_equal(codes[:32], codes[32:])
     assert len(set(codes[:32].tolist())) > 5
     plain = _spec(**{"model.info_categories": 10})
-    codes = np.asarray(gan._training_codes(plain, jax.random.key(0), 64, None))
-    np.testing.assert_array_equal(codes, gan.sample_codes(plain, jax.random.key(0), 64))
+    codes = np.asarray(infogan.training_codes(plain, jax.random.key(0), 64, None))
+    np.testing.assert_array_equal(codes, infogan.sample_codes(plain, jax.random.key(0), 64))
     assert np.any(codes[:32] != codes[32:])
 
 
@@ -52,7 +53,7 @@ def test_the_term_joins_the_generator_loss_and_not_the_discriminator():
     for weight in (0.0, 0.5):
         spec = _spec(**{"loss.mode_seeking": weight})
         state = gan.init(spec, 0)
-        out[weight] = jax.jit(lambda s, sp=spec: gan.train_phase(sp, "dg", s, {"image": real}))(
+        out[weight] = jax.jit(lambda s, sp=spec: steps.train_phase(sp, "dg", s, {"image": real}))(
             state)
     (s0, m0), (s1, m1) = out[0.0], out[0.5]
     assert "mode_seeking_ratio" not in m0
@@ -62,31 +63,31 @@ def test_the_term_joins_the_generator_loss_and_not_the_discriminator():
     assert float(m1["d_loss"]) == pytest.approx(float(m0["d_loss"]), rel=1e-6)
     assert float(m1["g_loss"]) - float(m0["g_loss"]) == pytest.approx(
         0.5 / (ratio + 1e-5), rel=1e-4)
-    jax.tree.map(np.testing.assert_array_equal, s0.discriminator["params"],
-                 s1.discriminator["params"])
+    jax.tree.map(np.testing.assert_array_equal, s0.nets["D"].variables["params"],
+                 s1.nets["D"].variables["params"])
     diffs = jax.tree.leaves(jax.tree.map(lambda p, q: float(jnp.max(jnp.abs(p - q))),
-                                         s0.generator["params"], s1.generator["params"]))
+                                         s0.nets["G"].variables["params"], s1.nets["G"].variables["params"]))
     assert max(diffs) > 0.0
 
 
 def test_annealed_weight_falls_linearly_to_zero_and_then_the_term_is_gone():
     spec = _spec(**{"loss.mode_seeking": 2.0, "loss.mode_seeking_steps": 8})
-    weights = [float(gan._mode_seeking_weight(spec, jnp.asarray(t))) for t in (0, 2, 6, 8, 100)]
+    weights = [float(steps._mode_seeking_weight(spec, jnp.asarray(t))) for t in (0, 2, 6, 8, 100)]
     assert weights == pytest.approx([2.0, 1.5, 0.5, 0.0, 0.0])
     constant = _spec(**{"loss.mode_seeking": 2.0})
-    assert float(gan._mode_seeking_weight(constant, jnp.asarray(10**6))) == 2.0
+    assert float(steps._mode_seeking_weight(constant, jnp.asarray(10**6))) == 2.0
     # Past the annealing the generator step is the plain one: same loss, same parameters.
     real = jax.random.uniform(jax.random.key(3), (16, 28, 28, 1), minval=-1.0, maxval=1.0)
     out = {}
     for name, sp in (("annealed", spec), ("plain", _spec())):
         state = gan.init(sp, 0).replace(step=jnp.asarray(8, jnp.int32))
-        out[name] = jax.jit(lambda s, sp=sp: gan.train_phase(sp, "dg", s, {"image": real}))(
+        out[name] = jax.jit(lambda s, sp=sp: steps.train_phase(sp, "dg", s, {"image": real}))(
             state)
     (s_a, m_a), (s_p, m_p) = out["annealed"], out["plain"]
     assert float(m_a["mode_seeking_weight"]) == 0.0
     assert float(m_a["g_loss"]) == pytest.approx(float(m_p["g_loss"]), rel=1e-6)
     jax.tree.map(lambda p, q: np.testing.assert_allclose(p, q, rtol=1e-5, atol=1e-6),
-                 s_a.generator["params"], s_p.generator["params"])
+                 s_a.nets["G"].variables["params"], s_p.nets["G"].variables["params"])
 
 
 @pytest.mark.parametrize("overrides, message", [

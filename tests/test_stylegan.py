@@ -12,9 +12,11 @@ import pytest
 from conftest import assert_is_recorded_run, load_experiment, override
 
 from jaxgan.families import stylegan
+from jaxgan.families.stylegan import steps as stylegan_steps
 from jaxgan.models import stylegan2 as sg
 from jaxgan.models import stylegan2_ops as ops
 from jaxgan.models.blocks import MinibatchStdDev
+from jaxgan.objectives import regularizers
 from jaxgan.state import num_params
 
 F = ops.fir_taps()
@@ -260,12 +262,10 @@ def test_bfloat16_blocks_keep_float32_params_and_output():
 def test_r1_penalty_of_linear_and_quadratic_discriminators():
     x = jnp.asarray(rand(13, 3, 4, 4, 2))
     a = jnp.asarray(rand(14, 4, 4, 2))
-    penalty, logits = stylegan.r1_penalty(lambda x: jnp.sum(a * x, axis=(1, 2, 3)), x)
+    penalty = regularizers.r1_norms(lambda x: jnp.sum(a * x, axis=(1, 2, 3)), x)
     np.testing.assert_allclose(penalty, np.full(3, np.sum(np.square(a))), rtol=1e-5)
-    np.testing.assert_allclose(logits, np.sum(np.asarray(a) * np.asarray(x), axis=(1, 2, 3)),
-                               rtol=1e-5)
     # D(x) = sum(x^2) / 2: grad = x, penalty = |x|^2 per sample.
-    penalty, _ = stylegan.r1_penalty(lambda x: 0.5 * jnp.sum(x**2, axis=(1, 2, 3)), x)
+    penalty = regularizers.r1_norms(lambda x: 0.5 * jnp.sum(x**2, axis=(1, 2, 3)), x)
     np.testing.assert_allclose(penalty, np.sum(np.square(x), axis=(1, 2, 3)), rtol=1e-5)
 
 
@@ -275,7 +275,7 @@ def test_path_length_penalty_of_a_linear_generator():
     a = rand(16, n, wd, h, h, 1)
     synth = lambda ws: jnp.einsum("bnw,nwhxc->bhxc", ws, a)
     key = jax.random.key(17)
-    penalty, new_mean, lengths = stylegan.path_length_penalty(synth, ws, key, 0.5, 0.01)
+    penalty, new_mean, lengths = stylegan_steps.path_length_penalty(synth, ws, key, 0.5, 0.01)
     y = np.asarray(jax.random.normal(key, (b, h, h, 1))) / h  # / sqrt(H * W)
     grads = np.einsum("bhxc,nwhxc->bnw", y, a)  # J^T y, independent of ws for a linear G
     want = np.sqrt(np.mean(np.sum(grads**2, axis=2), axis=1))
@@ -318,12 +318,12 @@ def test_style_mixing_with_the_same_w_twice_is_no_mixing(tiny_generator):
     mapping = jit(functools.partial(g.apply, method=sg.Generator.map))
     ws, other = mapping(gv, z), mapping(gv, jnp.asarray(rand(19, 2, 16)))
     assert ws.shape == (2, 4, 16)
-    np.testing.assert_array_equal(stylegan.mix_styles(ws, ws, 2), ws)
-    mixed = stylegan.mix_styles(ws, other, 2)
+    np.testing.assert_array_equal(stylegan_steps.mix_styles(ws, ws, 2), ws)
+    mixed = stylegan_steps.mix_styles(ws, other, 2)
     np.testing.assert_array_equal(mixed[:, :2], ws[:, :2])
     np.testing.assert_array_equal(mixed[:, 2:], other[:, 2:])
-    np.testing.assert_array_equal(stylegan.mix_styles(ws, other, ws.shape[1]), ws)
-    np.testing.assert_array_equal(synth(stylegan.mix_styles(ws, ws, 3)), synth(ws))
+    np.testing.assert_array_equal(stylegan_steps.mix_styles(ws, other, ws.shape[1]), ws)
+    np.testing.assert_array_equal(synth(stylegan_steps.mix_styles(ws, ws, 3)), synth(ws))
     assert not np.allclose(synth(mixed), synth(ws))
 
 
@@ -336,21 +336,21 @@ def _tiny_config(**overrides):
 
 def test_phase_schedule_follows_the_reference():
     spec = stylegan.setup(_tiny_config())
-    assert stylegan.phases(spec, 0) == ("G_main", "G_reg", "D_main", "D_reg", "G_ema")
-    assert stylegan.phases(spec, 1) == ("G_main", "D_main", "G_ema")
-    assert stylegan.phases(spec, 4) == ("G_main", "G_reg", "D_main", "G_ema")
-    assert stylegan.phases(spec, 16) == ("G_main", "G_reg", "D_main", "D_reg", "G_ema")
+    assert stylegan_steps.phases(spec, 0) == ("G_main", "G_reg", "D_main", "D_reg", "G_ema")
+    assert stylegan_steps.phases(spec, 1) == ("G_main", "D_main", "G_ema")
+    assert stylegan_steps.phases(spec, 4) == ("G_main", "G_reg", "D_main", "G_ema")
+    assert stylegan_steps.phases(spec, 16) == ("G_main", "G_reg", "D_main", "D_reg", "G_ema")
     cifar = stylegan.setup(load_experiment("stylegan", "cifar32"))
-    assert stylegan.phases(cifar, 0) == ("G_main", "D_main", "D_reg", "G_ema")  # no pl
+    assert stylegan_steps.phases(cifar, 0) == ("G_main", "D_main", "D_reg", "G_ema")  # no pl
 
 
 def test_ema_half_life_and_ramp_up():
     spec = stylegan.setup(_tiny_config(**{"ema.kimg": 10.0, "ema.rampup": 0.05}))
-    assert float(stylegan.ema_beta(spec, jnp.asarray(0), 32)) == 0.0  # copies at first
+    assert float(stylegan_steps.ema_beta(spec, jnp.asarray(0), 32)) == 0.0  # copies at first
     # Ramp-up: half-life = 0.05 * images seen while shorter than 10 kimg.
-    np.testing.assert_allclose(stylegan.ema_beta(spec, jnp.asarray(100), 32),
+    np.testing.assert_allclose(stylegan_steps.ema_beta(spec, jnp.asarray(100), 32),
                                0.5 ** (32 / (100 * 32 * 0.05)), rtol=1e-6)
-    np.testing.assert_allclose(stylegan.ema_beta(spec, jnp.asarray(10**6), 32),
+    np.testing.assert_allclose(stylegan_steps.ema_beta(spec, jnp.asarray(10**6), 32),
                                0.5 ** (32 / 10_000), rtol=1e-6)
 
 
@@ -378,15 +378,15 @@ def test_same_seed_same_bits_and_every_phase_updates_its_part():
     spec = stylegan.setup(config)
     batch = {"image": jnp.asarray(np.tanh(rand(20, 4, 8, 8, 1))),
              "label": jnp.zeros((4,), jnp.int32)}
-    run = {name: jit(functools.partial(stylegan.train_phase, spec, name))
-           for name in stylegan.PHASE_IDS}
+    run = {name: jit(functools.partial(stylegan_steps.train_phase, spec, name))
+           for name in stylegan_steps.PHASE_IDS}
     init = jit(functools.partial(stylegan.init, spec))
 
     def train(seed):
         state = init(seed)
         trail = [state]
         for step in range(2):
-            for name in stylegan.phases(spec, step):
+            for name in stylegan_steps.phases(spec, step):
                 state, metrics = run[name](state, batch)
                 chex.assert_tree_all_finite(metrics)
                 trail.append(state)
@@ -395,29 +395,29 @@ def test_same_seed_same_bits_and_every_phase_updates_its_part():
     a, b = train(0), train(0)
     chex.assert_trees_all_equal(a[-1], b[-1])
     c = train(1)
-    assert not np.array_equal(a[-1].generator["params"]["synthesis"]["b8_conv0"]["weight"],
-                              c[-1].generator["params"]["synthesis"]["b8_conv0"]["weight"])
+    assert not np.array_equal(a[-1].nets["G"].variables["params"]["synthesis"]["b8_conv0"]["weight"],
+                              c[-1].nets["G"].variables["params"]["synthesis"]["b8_conv0"]["weight"])
     s0, g_main, g_reg, d_main, d_reg, g_ema = a[:6]
     assert int(g_ema.step) == 1 and int(d_reg.step) == 0 and int(a[-1].step) == 2
     changed = lambda x, y: not np.array_equal(x, y)
-    assert changed(s0.generator["params"]["mapping"]["fc0"]["weight"],
-                   g_main.generator["params"]["mapping"]["fc0"]["weight"])
-    assert changed(s0.generator["buffers"]["mapping"]["w_avg"],
-                   g_main.generator["buffers"]["mapping"]["w_avg"])
-    chex.assert_trees_all_equal(s0.discriminator, g_main.discriminator)
+    assert changed(s0.nets["G"].variables["params"]["mapping"]["fc0"]["weight"],
+                   g_main.nets["G"].variables["params"]["mapping"]["fc0"]["weight"])
+    assert changed(s0.nets["G"].variables["buffers"]["mapping"]["w_avg"],
+                   g_main.nets["G"].variables["buffers"]["mapping"]["w_avg"])
+    chex.assert_trees_all_equal(s0.nets["D"].variables, g_main.nets["D"].variables)
     assert float(g_main.extra["pl_mean"]) == 0.0 and float(g_reg.extra["pl_mean"]) > 0.0
-    chex.assert_trees_all_equal(s0.discriminator, g_reg.discriminator)
-    assert changed(g_reg.discriminator["params"]["b4_out"]["weight"],
-                   d_main.discriminator["params"]["b4_out"]["weight"])
-    assert changed(d_main.discriminator["params"]["b4_out"]["weight"],
-                   d_reg.discriminator["params"]["b4_out"]["weight"])
+    chex.assert_trees_all_equal(s0.nets["D"].variables, g_reg.nets["D"].variables)
+    assert changed(g_reg.nets["D"].variables["params"]["b4_out"]["weight"],
+                   d_main.nets["D"].variables["params"]["b4_out"]["weight"])
+    assert changed(d_main.nets["D"].variables["params"]["b4_out"]["weight"],
+                   d_reg.nets["D"].variables["params"]["b4_out"]["weight"])
     # G_ema: with no ramp-up beta = 0.5 ** (4 / 10000): the EMA moves a little towards G.
-    e0 = np.asarray(d_reg.generator_ema["params"]["mapping"]["fc0"]["weight"])
-    g = np.asarray(d_reg.generator["params"]["mapping"]["fc0"]["weight"])
+    e0 = np.asarray(d_reg.ema["G"]["params"]["mapping"]["fc0"]["weight"])
+    g = np.asarray(d_reg.nets["G"].variables["params"]["mapping"]["fc0"]["weight"])
     beta = 0.5 ** (4 / 10_000)
-    np.testing.assert_allclose(g_ema.generator_ema["params"]["mapping"]["fc0"]["weight"],
+    np.testing.assert_allclose(g_ema.ema["G"]["params"]["mapping"]["fc0"]["weight"],
                                g + beta * (e0 - g), rtol=1e-5, atol=1e-7)
-    chex.assert_trees_all_equal(g_ema.generator_ema["buffers"], d_reg.generator["buffers"])
+    chex.assert_trees_all_equal(g_ema.ema["G"]["buffers"], d_reg.nets["G"].variables["buffers"])
 
 
 def test_diffaugment_is_applied_to_everything_d_sees(monkeypatch):
@@ -431,8 +431,8 @@ def test_diffaugment_is_applied_to_everything_d_sees(monkeypatch):
              "label": jnp.zeros((4,), jnp.int32)}
     plain = stylegan.setup(_tiny_config(batch_size=4))
     state = stylegan.init(plain, 0)
-    blank_score = float(jnp.mean(stylegan._disc(plain, state.discriminator,
-                                                state.discriminator["params"],
+    blank_score = float(jnp.mean(stylegan_steps._disc(plain, state.nets["D"].variables,
+                                                state.nets["D"].variables["params"],
                                                 jnp.zeros((4, 8, 8, 1)), None)))
     calls = []
 
@@ -440,17 +440,17 @@ def test_diffaugment_is_applied_to_everything_d_sees(monkeypatch):
         calls.append(policy)
         return images * 0.0
 
-    monkeypatch.setattr(stylegan.augment, "diff_augment", blank)
+    monkeypatch.setattr(stylegan_steps.augment, "diff_augment", blank)
     spec = stylegan.setup(_tiny_config(batch_size=4, **{"augment.policy": "translation,cutout"}))
-    _, g = stylegan.train_phase(spec, "G_main", state, batch)
-    _, d = stylegan.train_phase(spec, "D_main", state, batch)
-    _, r = stylegan.train_phase(spec, "D_reg", state, batch)
+    _, g = stylegan_steps.train_phase(spec, "G_main", state, batch)
+    _, d = stylegan_steps.train_phase(spec, "D_main", state, batch)
+    _, r = stylegan_steps.train_phase(spec, "D_reg", state, batch)
     assert calls == ["translation,cutout"] * 4  # fake (G), fake + real (D), real (R1)
     for value in (g["g_scores_fake"], d["d_scores_fake"], d["d_scores_real"]):
         np.testing.assert_allclose(value, blank_score, rtol=1e-5)
     assert float(r["r1_penalty"]) == 0.0
-    _, r_plain = stylegan.train_phase(plain, "D_reg", state, batch)
-    _, d_plain = stylegan.train_phase(plain, "D_main", state, batch)
+    _, r_plain = stylegan_steps.train_phase(plain, "D_reg", state, batch)
+    _, d_plain = stylegan_steps.train_phase(plain, "D_main", state, batch)
     assert float(r_plain["r1_penalty"]) > 0.0
     assert not np.isclose(float(d_plain["d_scores_real"]), blank_score)
 
@@ -460,7 +460,7 @@ def test_runs_written_before_diffaugment_still_load(tmp_path):
     with), so its checkpoints can still be sampled and evaluated."""
     import json
 
-    from jaxgan.checkpoint import load_config
+    from jaxgan.workdir import load_config
     saved = _tiny_config().to_dict()
     del saved["augment"]
     (tmp_path / "config.json").write_text(json.dumps(saved))
@@ -491,17 +491,17 @@ def _abstract_state(config):
 @pytest.mark.parametrize("preset", sorted(REFERENCE_COUNTS))
 def test_preset_parameter_counts_equal_the_reference(preset):
     _, state = _abstract_state(load_experiment("stylegan", preset))
-    assert (num_params(state.generator["params"]),
-            num_params(state.discriminator["params"])) == REFERENCE_COUNTS[preset]
-    chex.assert_trees_all_equal_shapes(state.generator_ema, state.generator)
+    assert (num_params(state.nets["G"].variables["params"]),
+            num_params(state.nets["D"].variables["params"])) == REFERENCE_COUNTS[preset]
+    chex.assert_trees_all_equal_shapes(state.ema["G"], state.nets["G"].variables)
 
 
 def test_conditional_cifar_parameter_counts_equal_the_reference():
     config = load_experiment("stylegan", "cifar32")
     config.model.num_classes = 10
     _, state = _abstract_state(config)
-    assert num_params(state.generator["params"]) == 20_215_315
-    assert num_params(state.discriminator["params"]) == 23_089_664
+    assert num_params(state.nets["G"].variables["params"]) == 20_215_315
+    assert num_params(state.nets["D"].variables["params"]) == 23_089_664
 
 
 @pytest.mark.parametrize("preset", PRESETS)
@@ -511,10 +511,10 @@ def test_preflight_every_phase_of_every_preset(preset):
     b, shape = config.batch_size, spec.image_shape
     batch = {"image": jax.ShapeDtypeStruct((b, *shape), jnp.float32),
              "label": jax.ShapeDtypeStruct((b,), jnp.int32)}
-    names = {n for s in range(16) for n in stylegan.phases(spec, s)}
+    names = {n for s in range(16) for n in stylegan_steps.phases(spec, s)}
     for name in sorted(names):
         new_state, metrics = jax.eval_shape(
-            functools.partial(stylegan.train_phase, spec, name), state, batch)
+            functools.partial(stylegan_steps.train_phase, spec, name), state, batch)
         chex.assert_trees_all_equal_shapes_and_dtypes(new_state, state)
         assert all(m.shape == () for m in jax.tree.leaves(metrics)), name
 

@@ -8,6 +8,7 @@ most of the time: like every test program, these are compiled at -O0 (conftest),
 commands share their compiles through the XLA cache set in conftest.
 """
 
+import dataclasses
 import json
 
 import chex
@@ -20,6 +21,7 @@ from test_cli import assert_one_line_error, run_cli
 
 from jaxgan import train
 from jaxgan.families import stylegan
+from jaxgan.families.stylegan import steps as stylegan_steps
 
 EXPERIMENT = f"--config={REPO / 'experiments' / 'stylegan.py'}:smoke"
 REG_EVERY_2 = {"loss.g_reg_interval": 2, "loss.d_reg_interval": 2}
@@ -51,7 +53,9 @@ def straight(image_folder, tmp_path_factory):
     """4 uninterrupted steps on one device, tracing each of the 5 phases once."""
     workdir = str(tmp_path_factory.mktemp("straight"))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(stylegan, "train_phase", chex.assert_max_traces(stylegan.train_phase, n=5))
+        traced = chex.assert_max_traces(stylegan_steps.train_phase, n=5)
+        patch.setattr(stylegan, "FAMILY",
+                      dataclasses.replace(stylegan.FAMILY, train_phase=traced))
         chex.clear_trace_counter()
         return _host(train.train(_config(image_folder), workdir))
 
@@ -60,7 +64,7 @@ def test_resume_is_bit_exact_with_pl_mean_ema_and_w_avg(straight, image_folder, 
     config = _config(image_folder)
     spec = stylegan.setup(config)
     assert config.num_train_steps == 4
-    assert {"G_reg", "D_reg"} <= set(stylegan.phases(spec, 2))  # regularizers after the resume
+    assert {"G_reg", "D_reg"} <= set(stylegan_steps.phases(spec, 2))  # regularizers after the resume
     workdir = str(tmp_path / "interrupted")
     first = _host(train.train(_config(image_folder, num_train_steps=2), workdir))
     assert int(first.step) == 2
@@ -70,19 +74,19 @@ def test_resume_is_bit_exact_with_pl_mean_ema_and_w_avg(straight, image_folder, 
     # What was compared holds every piece of StyleGAN state, and each moved after the resume.
     assert float(resumed.extra["pl_mean"]) > 0.0
     assert resumed.extra["pl_mean"] != first.extra["pl_mean"]
-    w_avg = lambda s: s.generator_ema["buffers"]["mapping"]["w_avg"]
+    w_avg = lambda s: s.ema["G"]["buffers"]["mapping"]["w_avg"]
     assert np.any(w_avg(resumed) != 0) and np.any(w_avg(resumed) != w_avg(first))
-    ema = lambda s: s.generator_ema["params"]["synthesis"]["b8_conv1"]["weight"]
+    ema = lambda s: s.ema["G"]["params"]["synthesis"]["b8_conv1"]["weight"]
     assert not np.array_equal(ema(resumed), ema(first))
-    assert not np.array_equal(ema(resumed),
-                              resumed.generator["params"]["synthesis"]["b8_conv1"]["weight"])
+    weight = resumed.nets["G"].params["synthesis"]["b8_conv1"]["weight"]
+    assert not np.array_equal(ema(resumed), weight)
 
 
 def test_four_device_mesh_matches_one_device(straight, image_folder, tmp_path):
     assert jax.device_count() == 4
     four = _host(train.train(_config(image_folder, **{"mesh.data": -1}), str(tmp_path / "four")))
     assert int(four.step) == int(straight.step) == 4
-    for part in ("generator", "generator_ema", "discriminator", "extra"):
+    for part in ("nets", "ema", "extra"):
         chex.assert_trees_all_close(getattr(four, part), getattr(straight, part),
                                     atol=2e-5, rtol=1e-4)
 
@@ -199,5 +203,5 @@ def test_cli_dry_run(trained, tmp_path):
     proc = run_cli("jaxgan.main", EXPERIMENT, f"--workdir={tmp_path}", "--dry_run", *FLAGS)
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["phases"] == ["D_main", "D_reg", "G_ema", "G_main", "G_reg"]
-    assert summary["params/generator"] > 0 and summary["step_gflop"] > 0
+    assert summary["params/G"] > 0 and summary["step_gflop"] > 0
     assert "trainable parameters" in proc.stdout

@@ -7,7 +7,7 @@ import pytest
 from conftest import load_experiment, override
 
 from jaxgan import train
-from jaxgan.families import gan
+from jaxgan.families.gan import steps as gan_steps
 
 
 def _config(**overrides):
@@ -23,8 +23,8 @@ def test_same_seed_gives_the_same_bits(tmp_path):
     b = _host(train.train(_config(), str(tmp_path / "b")))
     chex.assert_trees_all_equal(a, b)
     c = _host(train.train(_config(seed=1), str(tmp_path / "c")))
-    assert not np.array_equal(a.generator["params"]["project"]["kernel"],
-                              c.generator["params"]["project"]["kernel"])
+    assert not np.array_equal(a.nets["G"].params["project"]["kernel"],
+                              c.nets["G"].params["project"]["kernel"])
 
 
 def test_resume_equals_uninterrupted_training(tmp_path):
@@ -41,13 +41,20 @@ def test_four_device_mesh_matches_one_device(tmp_path):
     assert jax.device_count() == 4
     one = _host(train.train(_config(), str(tmp_path / "one")))
     four = _host(train.train(_config(**{"mesh.data": -1}), str(tmp_path / "four")))
-    chex.assert_trees_all_close(one.generator, four.generator, atol=2e-5, rtol=1e-4)
-    chex.assert_trees_all_close(one.discriminator, four.discriminator, atol=2e-5, rtol=1e-4)
+    for name in ("G", "D"):
+        chex.assert_trees_all_close(one.nets[name].variables, four.nets[name].variables,
+                                    atol=2e-5, rtol=1e-4)
 
 
 def test_each_phase_is_traced_once(tmp_path, monkeypatch):
     # n_critic=2 alternates the phases "d" and "dg": two traces in all, none on later steps.
-    monkeypatch.setattr(gan, "train_phase", chex.assert_max_traces(gan.train_phase, n=2))
+    monkeypatch.setattr(gan_steps, "train_phase",
+                        chex.assert_max_traces(gan_steps.train_phase, n=2))
+    import dataclasses
+
+    from jaxgan.families import gan
+    monkeypatch.setattr(gan, "FAMILY", dataclasses.replace(gan.FAMILY,
+                                                           train_phase=gan_steps.train_phase))
     chex.clear_trace_counter()
     state = train.train(_config(num_train_steps=5, **{"training.n_critic": 2}),
                         str(tmp_path / "run"))
@@ -68,10 +75,10 @@ def test_resume_is_bit_exact_with_ema_spectral_norm_and_augmentation(tmp_path):
     train.train(_config(num_train_steps=3, **TOOLBOX), interrupted)
     resumed = _host(train.train(_config(num_train_steps=5, **TOOLBOX), interrupted))
     chex.assert_trees_all_equal(straight, resumed)
-    assert straight.generator_ema and "spectral" in straight.discriminator
+    assert straight.ema["G"] and "spectral" in straight.nets["D"].variables
     # The EMA generator lags the trained one; the power-iteration state moved.
-    assert not np.array_equal(straight.generator_ema["params"]["project"]["kernel"],
-                              straight.generator["params"]["project"]["kernel"])
+    assert not np.array_equal(straight.ema["G"]["params"]["project"]["kernel"],
+                              straight.nets["G"].params["project"]["kernel"])
 
 
 def test_non_finite_training_stops_with_a_clear_error_and_keeps_checkpoints(tmp_path):

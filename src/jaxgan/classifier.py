@@ -1,5 +1,6 @@
 """`python -m jaxgan.classifier --dataset=mnist`: trains the domain classifier behind the
-`*_lenet` metrics (`jaxgan.evaluation.classifier`)."""
+`*_lenet` metrics (`jaxgan.evaluation.classifier`). jaxgan ships trained ones and scores with
+them; training reproduces them, or makes others to score with via `--classifier_dir`."""
 
 from jaxgan import cli
 from jaxgan.evaluation import classifier

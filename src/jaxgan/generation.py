@@ -3,10 +3,14 @@ sample grids, `jaxgan.sample`, the evaluator and `jaxgan.load`."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import numpy as np
 
+from jaxgan.checkpoint import ema_item, net_item
 from jaxgan.data import load_source, to_batch
+from jaxgan.errors import UserError
 from jaxgan.families import inputs
 from jaxgan.families.protocol import Field, GeneratorExport, Inputs
 
@@ -67,3 +71,26 @@ def picture(export: GeneratorExport, batch: Inputs, outputs,
     if export.condition is not None:
         return side_by_side(np.asarray(batch["image"]), outputs, target)
     return outputs, None
+
+
+def choose_export(family, spec, network: str | None) -> tuple[str, GeneratorExport]:
+    exports = family.generators(spec)
+    if network is None:
+        return next(iter(exports.items()))
+    if network not in exports:
+        raise UserError(f"--network={network}: this model's generators are {', '.join(exports)}")
+    return network, exports[network]
+
+
+def weights_item(abstract_state, export: GeneratorExport, choice: str) -> tuple[str, Any, str]:
+    """(checkpoint item, its abstract tree, its name in records) of the weights to use:
+    "auto" (the EMA copy when the run keeps one), "ema" or "params"."""
+    if choice not in ("auto", "ema", "params"):
+        raise UserError(f"--generator must be auto, ema or params, not {choice!r}")
+    has_ema = export.network in abstract_state.ema
+    if choice == "ema" and not has_ema:
+        raise UserError("--generator=ema: this run keeps no EMA copy of its generator "
+                        "(the family's EMA setting is off)")
+    if choice == "params" or not has_ema:
+        return net_item(export.network), abstract_state.nets[export.network].variables, "params"
+    return ema_item(export.network), abstract_state.ema[export.network], "ema"

@@ -1,12 +1,16 @@
 """Sample from a trained run: `python -m jaxgan.sample --workdir=DIR --num=64 --out=grid.png`.
 
-`--interpolate` writes rows of interpolations between pairs of latents instead: spherical in Z
-(slerp), or for a model with a W space (StyleGAN) linear in W. For a class-conditional model
-`--class=7` draws only that class; without it the grid has one class per column (a class grid).
-The EMA generator is used when the model keeps one.
+The sampler sees a model only through its generator export (what it takes and can do), so every
+family samples the same way. `--interpolate` writes rows of interpolations between pairs of
+latents instead: spherical in Z (slerp), or for a model with a W space (StyleGAN) linear in W.
+For a class-conditional model (or one with a categorical code) `--class=7` draws only that
+class; without it the grid has one class per column (a class grid). An image-conditioned
+generator is given the first `--num` examples of its condition split, and the grid shows rows
+of input, output and target. The EMA generator is used when the model keeps one; `--network`
+picks one of several generators (e.g. G_BA).
 
-StyleGAN (models with a mapping network to W) also has:
-- `--truncation=0.7`: the truncation trick, w_avg + psi * (w - w_avg), for any figure;
+`--truncation` applies the generator's truncation trick (psi for a W space, a z threshold for
+latents fed directly). Models with a W space (StyleGAN) also have:
 - `--truncation_sweep=1,0.7,0.5,0`: one row per `--rows` seed, one column per psi;
 - `--style_mixing`: the StyleGAN paper's figure: a top row of `--columns` seeds, a left column of
   `--rows` seeds, and in each cell the row's image with the `--mix_layers` styles (coarse, middle,
@@ -24,9 +28,12 @@ import jax.numpy as jnp
 import numpy as np
 from absl import flags
 
-from jaxgan import cli, families, images
-from jaxgan.checkpoint import generator_item, load_config, restore_generator
+from jaxgan import cli, families, generation, images
+from jaxgan.checkpoint import restore_item
 from jaxgan.errors import UserError
+from jaxgan.families import inputs
+from jaxgan.families.protocol import GeneratorExport
+from jaxgan.workdir import load_config
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "The training run's workdir.")
 _NUM = flags.DEFINE_integer("num", None, "Images in the grid (rows of an interpolation strip); "
@@ -41,7 +48,10 @@ _FRAMES = flags.DEFINE_integer("frames", 10, "Images per interpolation row.")
 _CLASS = flags.DEFINE_integer("class", None, "Class to draw (conditional models; default: a "
                               "class grid, one class per column).")
 _TRUNCATION = flags.DEFINE_float(
-    "truncation", None, "StyleGAN: truncation psi for any figure (1 = none, 0 = the mean w).")
+    "truncation", None, "The generator's truncation trick for any figure: psi for a W space "
+    "(1 = none, 0 = the mean w), or a threshold T for latents drawn from N(0, 1) in [-T, T].")
+_NETWORK = flags.DEFINE_string(
+    "network", None, "Which of the model's generators to sample (e.g. G_BA); default its first.")
 _SWEEP = flags.DEFINE_string(
     "truncation_sweep", None, "StyleGAN: comma-separated psi values, e.g. 1,0.7,0.5,0: a grid "
     "with one row per --rows seed and one column per psi.")
@@ -127,9 +137,8 @@ def mix_layer_indices(spec: str, num_ws: int, resolution: int) -> list[int]:
 def _labels(num_classes: int, label: int | None, count: int, columns: int) -> jax.Array | None:
     if not num_classes:
         if label is not None:
-            raise UserError("--class needs a class-conditional model (model.num_classes > 0) "
-                            "or an InfoGAN code (model.info_categories > 0); this run has "
-                            "neither")
+            raise UserError("--class needs a class-conditional model or one with a categorical "
+                            "latent code (InfoGAN); this generator takes neither")
         return None
     if label is not None:
         if not 0 <= label < num_classes:
@@ -138,8 +147,8 @@ def _labels(num_classes: int, label: int | None, count: int, columns: int) -> ja
     return jnp.arange(count, dtype=jnp.int32) % columns % num_classes
 
 
-def _check_options(family: str, has_w: bool, num, interpolate, truncation, sweep, style_mixing, mix_layers,
-                   rows, columns) -> str:
+def _check_options(export: GeneratorExport, num, interpolate, truncation, sweep, style_mixing,
+                   mix_layers, rows, columns) -> str:
     """The figure to draw ('grid', 'interpolate', 'sweep' or 'mixing'), or a UserError for a
     combination that makes no sense."""
     modes = [name for name, on in (("--interpolate", interpolate),
@@ -147,12 +156,19 @@ def _check_options(family: str, has_w: bool, num, interpolate, truncation, sweep
                                    ("--style_mixing", style_mixing)) if on]
     if len(modes) > 1:
         raise UserError(f"choose one of {' and '.join(modes)}")
-    w_only = [name for name, on in (("--truncation", truncation is not None),
-                                    ("--truncation_sweep", sweep is not None),
+    if export.condition is not None and modes:
+        raise UserError(f"{modes[0]} draws latents; this generator is conditioned on images "
+                        "(its grid shows input, output and target)")
+    if export.condition is not None and truncation is not None:
+        raise UserError("--truncation applies to generators fed latents; this one is "
+                        "conditioned on images")
+    w_only = [name for name, on in (("--truncation_sweep", sweep is not None),
                                     ("--style_mixing", style_mixing)) if on]
-    if w_only and not has_w:
-        raise UserError(f"{w_only[0]} needs a model with a W space (family stylegan); "
-                        f"this run's family {family!r} has none")
+    if w_only and export.w_space is None:
+        raise UserError(f"{w_only[0]} needs a model with a W space (StyleGAN); this generator "
+                        "has none")
+    if truncation is not None and export.truncation is None:
+        raise UserError("--truncation: this generator declares no truncation trick")
     if truncation is not None and sweep is not None:
         raise UserError("--truncation and --truncation_sweep exclude each other; put the psi "
                         "values in --truncation_sweep")
@@ -176,50 +192,56 @@ def sample(workdir: str, num: int | None, out: str, seed: int, step: int | None,
            interpolate: bool, frames: int, label: int | None = None,
            truncation: float | None = None, truncation_sweep: str | None = None,
            style_mixing: bool = False, mix_layers: str | None = None, rows: str | None = None,
-           columns: str | None = None, generator_choice: str = "auto") -> str:
+           columns: str | None = None, generator_choice: str = "auto",
+           network: str | None = None) -> str:
     config = load_config(workdir)
     family = families.get(config.family)
     spec = family.setup(config)
-    has_w = hasattr(family, "map_latents")
-    mode = _check_options(config.family, has_w, num, interpolate, truncation, truncation_sweep,
+    _, export = generation.choose_export(family, spec, network)
+    has_w = export.w_space is not None
+    mode = _check_options(export, num, interpolate, truncation, truncation_sweep,
                           style_mixing, mix_layers, rows, columns)
     num = 64 if num is None else num
     if num < 1:
         raise UserError("--num must be at least 1")
-    psis = parse_psis(truncation_sweep) if mode == "sweep" else [
-        1.0 if truncation is None else truncation]
+    psis = parse_psis(truncation_sweep) if mode == "sweep" else [truncation]
     row_seeds = parse_seeds(rows or "0-4", "rows")
     column_seeds = parse_seeds(columns or "5-9", "columns")
-    # InfoGAN codes take the place of classes: --class picks a code, the grid has one per column.
-    num_classes = int(getattr(spec, "num_classes", 0) or getattr(spec, "info_categories", 0) or 0)
+    # Codes take the place of classes: --class picks a code, the grid has one per column.
+    num_classes = export.label_count
     _labels(num_classes, label, 1, 1)  # a bad --class fails before the checkpoint is read
+    image_shape = export.image_shape
 
     abstract = jax.eval_shape(lambda: family.init(spec, config.seed))
-    item, abstract_generator = generator_item(abstract, generator_choice)
+    item, abstract_generator, _ = generation.weights_item(abstract, export, generator_choice)
     if mode == "mixing":
-        num_ws = jax.eval_shape(lambda v: family.map_latents(
-            spec, v, family.sample_latents(spec, jax.random.key(0), 1)), abstract_generator).shape[1]
-        indices = mix_layer_indices(mix_layers or "coarse", num_ws, spec.image_shape[0])
-    generator, step = restore_generator(workdir, abstract_generator, step, item)
+        indices = mix_layer_indices(mix_layers or "coarse", export.w_space.num_ws,
+                                    image_shape[0])
+    generator, step = restore_item(workdir, item, abstract_generator, step)
     key = jax.random.key(seed)
 
     def seeded(seeds: list[int]) -> jax.Array:
-        return jnp.concatenate([family.sample_latents(spec, jax.random.key(s), 1) for s in seeds])
+        return jnp.concatenate([inputs.latents(export, jax.random.key(s), 1) for s in seeds])
 
+    z_truncation = truncation if export.truncation and export.truncation.in_latents else None
+    psi_of = (lambda psi: None if export.truncation and export.truncation.in_latents else psi)
     if has_w:
         @functools.cache
-        def mapping(psi: float):
-            return jax.jit(lambda v, z, y: family.map_latents(spec, v, z, y, psi))
+        def mapping(psi: float | None):
+            return jax.jit(lambda v, z, y: export.w_space.map(v, z, y, psi_of(psi)))
 
-        synth = jax.jit(lambda v, ws: jnp.clip(family.synthesize(spec, v, ws), -1.0, 1.0))
-        generate = lambda z, y, psi=psis[0]: synth(generator, mapping(psi)(generator, z, y))
-    else:
-        generate_jit = jax.jit(lambda v, z, y: family.generate(spec, v, z, y))
-        generate = lambda z, y: generate_jit(generator, z, y)
+        synth = jax.jit(export.w_space.synthesize)
+    generate_jit = jax.jit(functools.partial(export.generate, truncation=psi_of(psis[0])))
 
-    blank = None
+    def generate(z, y):
+        batch = {"z": z}
+        if y is not None:
+            batch["label"] = y
+        return generate_jit(generator, batch)
+
+    blank, target = None, None
     if mode == "interpolate":
-        ends = family.sample_latents(spec, key, 2 * num).reshape(2, num, -1)
+        ends = inputs.latents(export, key, 2 * num, z_truncation).reshape(2, num, -1)
         t = jnp.linspace(0.0, 1.0, frames)[None, :, None]
         # One class per row of an interpolation strip.
         labels = _labels(num_classes, label, num, num)
@@ -251,15 +273,19 @@ def sample(workdir: str, num: int | None, out: str, seed: int, step: int | None,
         sources = synth(generator, jnp.concatenate([col_ws, row_ws]))
         cells = synth(generator, mixed.reshape(-1, *mixed.shape[2:]))
         n_cols = len(column_seeds)
-        blank = np.ones((1, *spec.image_shape), np.float32)  # white, as the grid's padding
+        blank = np.ones((1, *image_shape), np.float32)  # white, as the grid's padding
         top = np.concatenate([blank, sources[:n_cols]])
         body = np.concatenate([np.asarray(sources[n_cols:])[:, None],
                                np.asarray(cells).reshape(len(row_seeds), n_cols,
-                                                         *spec.image_shape)], axis=1)
-        batch = np.concatenate([top, body.reshape(-1, *spec.image_shape)])
+                                                         *image_shape)], axis=1)
+        batch = np.concatenate([top, body.reshape(-1, *image_shape)])
         columns_out = n_cols + 1
+    elif export.condition is not None:
+        conditions, target = generation.condition_examples(export, config.dataset, num)
+        outputs = generate_jit(generator, conditions)
+        batch, columns_out = generation.picture(export, conditions, outputs, target)
     else:
-        z = family.sample_latents(spec, key, num)
+        z = inputs.latents(export, key, num, z_truncation)
         columns_out = num_classes if num_classes and label is None else None
         labels = _labels(num_classes, label, num, columns_out or num)
         batch = generate(z, labels)
@@ -278,7 +304,7 @@ def main(argv: list[str]) -> None:
     sample(_WORKDIR.value, _NUM.value, _OUT.value, _SEED.value, _STEP.value,
            _INTERPOLATE.value, _FRAMES.value, _CLASS.value, _TRUNCATION.value, _SWEEP.value,
            _STYLE_MIXING.value, _MIX_LAYERS.value, _ROWS.value, _COLUMNS.value,
-           _GENERATOR.value)
+           _GENERATOR.value, _NETWORK.value)
 
 
 if __name__ == "__main__":

@@ -2,12 +2,13 @@
 folders, super-resolution pairs) and the sharded, resumable batch iterator."""
 
 from jaxgan.data.arrays import load_arrays
-from jaxgan.data.pipeline import BatchIterator, preprocess, to_batch
+from jaxgan.data.pipeline import BatchIterator, check_fields, preprocess, to_batch
 from jaxgan.data.sources import ArraySource, Source, load_source, read_all
 
 __all__ = [
     "ArraySource",
     "BatchIterator",
+    "check_fields",
     "Source",
     "load_arrays",
     "load_source",

@@ -1,6 +1,7 @@
-"""The built-in labelled datasets (MNIST, Fashion-MNIST) as uint8 arrays: found in local files
-(the config's data_dir, $JAXGAN_DATA_DIR, the copy bundled with the repository), prepared once
-through a tensorflow-datasets builder as array_record, read back without TensorFlow."""
+"""The built-in labelled datasets (MNIST, Fashion-MNIST, CIFAR-10) as uint8 arrays: found in
+local files (the config's data_dir, $JAXGAN_DATA_DIR, the copy of MNIST bundled with the
+repository), else downloaded once and verified (`jaxgan.data.download`), prepared once through a
+tensorflow-datasets builder as array_record, read back without TensorFlow."""
 
 from __future__ import annotations
 
@@ -11,45 +12,64 @@ import pathlib
 import numpy as np
 
 from jaxgan import filelock
+from jaxgan.data import cifar10, download, idx
 from jaxgan.errors import UserError
 
 _log = logging.getLogger(__name__)
 
-ARRAY_DATASETS = ("mnist", "fashion_mnist")
-NUM_CLASSES = {"mnist": 10, "fashion_mnist": 10}
+ARRAY_DATASETS = ("mnist", "fashion_mnist", "cifar10")
+NUM_CLASSES = {"mnist": 10, "fashion_mnist": 10, "cifar10": 10}
 # The repository ships MNIST under data/mnist so the default experiment runs with no network.
 _BUNDLED_DATA = pathlib.Path(__file__).resolve().parents[3] / "data"
+_FORMATS = {"mnist": " IDX", "fashion_mnist": " IDX", "cifar10": ""}  # for messages
+_IDX_NAMES = tuple(name for pair in idx.IDX_FILES.values() for name in pair)
 
 
-def _has_idx_files(directory: pathlib.Path) -> bool:
-    return (directory / "train-images-idx3-ubyte.gz").is_file()
+def _check_name(name: str) -> None:
+    if name not in ARRAY_DATASETS:
+        raise UserError(f"unknown dataset {name!r}; the built-in datasets are {ARRAY_DATASETS}")
 
 
-def resolve_data_dir(name: str, data_dir: str | None) -> pathlib.Path:
-    """Finds the directory with `name`'s IDX files: the config, then $JAXGAN_DATA_DIR/<name>, then
-    the copy bundled in the repository (MNIST only)."""
-    if data_dir:
-        path = pathlib.Path(data_dir).expanduser()
-        if _has_idx_files(path):
-            return path
-        if _has_idx_files(path / name):
-            return path / name
-        raise UserError(
-            f"dataset.data_dir={data_dir!r} holds no {name} IDX files "
-            f"(expected train-images-idx3-ubyte.gz there or in {name}/ below it)"
-        )
+def has_files(name: str, directory: pathlib.Path) -> bool:
+    """Whether `directory` holds all the files `name` is prepared from."""
+    if name == "cifar10":
+        return cifar10.find(directory) is not None
+    return all((directory / file).is_file() for file in _IDX_NAMES)
+
+
+def _local_candidates(name: str) -> list[pathlib.Path]:
     candidates = []
     if os.environ.get("JAXGAN_DATA_DIR"):
         candidates.append(pathlib.Path(os.environ["JAXGAN_DATA_DIR"]).expanduser() / name)
     candidates.append(_BUNDLED_DATA / name)
+    candidates.append(download.cache_dir(name))
+    return list(dict.fromkeys(candidates))  # the cache is $JAXGAN_DATA_DIR/<name> when set
+
+
+def resolve_data_dir(name: str, data_dir: str | None, *, allow_download: bool = True
+                     ) -> pathlib.Path:
+    """Finds the directory with `name`'s files: the config's `data_dir` (which must hold them
+    when given), then $JAXGAN_DATA_DIR/<name>, the copy bundled in the repository (MNIST only),
+    the download cache; else downloads them into the cache (`allow_download`)."""
+    _check_name(name)
+    if data_dir:
+        path = pathlib.Path(data_dir).expanduser()
+        for candidate in (path, path / name):
+            if has_files(name, candidate):
+                return candidate
+        raise UserError(
+            f"dataset.data_dir={data_dir!r} holds no {name}{_FORMATS[name]} files (expected "
+            f"{', '.join(download.FILES[name])} there or in {name}/ below it); leave data_dir "
+            "empty to download them"
+        )
+    candidates = _local_candidates(name)
     for path in candidates:
-        if _has_idx_files(path):
+        if has_files(name, path):
             return path
-    raise UserError(
-        f"no {name} data found (looked in {', '.join(map(str, candidates))}); pass "
-        f"--config.dataset.data_dir=DIR with the four IDX .gz files, or set JAXGAN_DATA_DIR to a "
-        f"directory holding {name}/"
-    )
+    if not allow_download:
+        raise UserError(f"no {name} data found (looked in {', '.join(map(str, candidates))}); "
+                        + download.how_to_supply(name))
+    return download.fetch(name)
 
 
 def default_tfds_dir() -> str:
@@ -69,6 +89,7 @@ def prepare(name: str, data_dir: str | None, tfds_dir: str | None = None) -> Non
     """Writes `name` as array_record into the tfds data dir once (a no-op when already there)."""
     import tensorflow_datasets as tfds
 
+    _check_name(name)
     tfds_dir = tfds_dir or default_tfds_dir()
     if _tfds_builder(name, tfds_dir).is_prepared():
         return
@@ -91,10 +112,9 @@ def load_arrays(
     tfds_dir: str | None = None,
     max_examples: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(uint8 images [N, 28, 28, 1], int32 labels [N]) of a split, prepared through tfds and read
+    """(uint8 images [N, H, W, C], int32 labels [N]) of a split, prepared through tfds and read
     back with its array_record data source. `max_examples` > 0 keeps the first N records."""
-    if name not in ARRAY_DATASETS:
-        raise UserError(f"unknown dataset {name!r}; the built-in datasets are {ARRAY_DATASETS}")
+    _check_name(name)
     tfds_dir = tfds_dir or default_tfds_dir()
     prepare(name, data_dir, tfds_dir)
     builder = _tfds_builder(name, tfds_dir)

@@ -1,8 +1,9 @@
-"""tensorflow-datasets builders for MNIST and Fashion-MNIST that read local IDX files.
+"""tensorflow-datasets builders for MNIST, Fashion-MNIST and CIFAR-10 that read local files.
 
-tfds's own `mnist` builder downloads and needs TensorFlow to decode; these builders take the
-original gzipped IDX files from a manual directory instead, store uint8 tensors (no PNG encoding,
-so no TensorFlow) as array_record, and are read back with `as_data_source`.
+tfds's own builders download and need TensorFlow to decode; these builders take the original
+files (gzipped IDX; CIFAR-10's python-pickle archive) from a manual directory instead, store uint8
+tensors (no PNG encoding, so no TensorFlow) as array_record, and are read back with
+`as_data_source`.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from typing import ClassVar
 import numpy as np
 import tensorflow_datasets as tfds
 
-from jaxgan.data import idx
+from jaxgan.data import cifar10, idx
 
 _CITATIONS = {
     "mnist": "LeCun, Cortes, Burges. The MNIST database of handwritten digits.",
     "fashion_mnist": "Xiao, Rasul, Vollgraf. Fashion-MNIST, arXiv:1708.07747, 2017.",
+    "cifar10": "Krizhevsky. Learning Multiple Layers of Features from Tiny Images, 2009.",
 }
 
 
@@ -73,4 +75,44 @@ class JaxganFashionMnist(_IdxBuilder):
     SOURCE_NAME = "fashion_mnist"
 
 
-BUILDERS = {"mnist": JaxganMnist, "fashion_mnist": JaxganFashionMnist}
+class JaxganCifar10(tfds.core.GeneratorBasedBuilder):
+    """CIFAR-10 from the official python-pickle archive: train (50,000) and test (10,000) 32x32x3
+    uint8 images with 10-way labels."""
+
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES: ClassVar[dict[str, str]] = {
+        "1.0.0": "Uint8 tensors from cifar-10-python.tar.gz, in the original order.",
+    }
+    MANUAL_DOWNLOAD_INSTRUCTIONS = (
+        f"Put {cifar10.ARCHIVE} (or its extracted {cifar10.BATCHES_DIR}/) in a directory and "
+        "pass it as the manual dir."
+    )
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        return tfds.core.DatasetInfo(
+            builder=self,
+            description="CIFAR-10 read from the official python version.",
+            features=tfds.features.FeaturesDict(
+                {
+                    "image": tfds.features.Tensor(shape=(32, 32, 3), dtype=np.uint8),
+                    "label": tfds.features.ClassLabel(names=cifar10.CLASS_NAMES),
+                }
+            ),
+            supervised_keys=("image", "label"),
+            # Keep the batches' order so record i is example i of the original split.
+            disable_shuffling=True,
+            citation=_CITATIONS["cifar10"],
+        )
+
+    def _split_generators(self, dl_manager):
+        directory = str(dl_manager.manual_dir)
+        return {split: self._generate_examples(directory, split)
+                for split in cifar10.SPLIT_BATCHES}
+
+    def _generate_examples(self, directory, split):
+        images, labels = cifar10.read_split(directory, split)
+        for i in range(len(images)):
+            yield i, {"image": images[i], "label": int(labels[i])}
+
+
+BUILDERS = {"mnist": JaxganMnist, "fashion_mnist": JaxganFashionMnist, "cifar10": JaxganCifar10}

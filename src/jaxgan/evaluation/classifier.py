@@ -1,13 +1,18 @@
 """jaxgan's domain classifiers for MNIST and Fashion-MNIST: train, save, load, extract features.
 
+The `*_lenet` metrics score with the classifiers shipped in this package (weights/lenet_<dataset>/,
+sha256 pinned in SHIPPED_SHA256), so their numbers compare across machines. Training reproduces
+them, or makes others to score with (`python -m jaxgan.evaluate --classifier_dir=DIR`):
+
     python -m jaxgan.classifier --dataset=mnist [--out=DIR] [--data_dir=DIR]
     python -m jaxgan.classifier --dataset=fashion_mnist --data_dir=../shared/data/fashion_mnist
 
 Training is deterministic (fixed seed, fixed data order, jitted steps): the same command on the
-same software and CPU gives the same weight bytes, hence the same sha256. The weights are a
-flat .npz of arrays (written with fixed zip timestamps); beside it a JSON records the sha256,
-the test accuracy and the training config. The default location is
-$JAXGAN_CACHE_DIR/classifiers/<dataset>/ (JAXGAN_CACHE_DIR defaults to ~/.cache/jaxgan).
+same software and CPU gives the same weight bytes, hence the same sha256; another CPU can give
+other bytes (XLA's kernels differ). The weights are a flat .npz of arrays (written with fixed zip
+timestamps); beside it a JSON records the sha256, the test accuracy and the training config.
+Training writes to $JAXGAN_CACHE_DIR/classifiers/<dataset>/ unless told --out
+(JAXGAN_CACHE_DIR defaults to ~/.cache/jaxgan).
 """
 
 from __future__ import annotations
@@ -76,7 +81,22 @@ PRESETS = {
 }
 
 
-def default_cache_dir(dataset: str) -> str:
+# Every *_lenet number is a function of these bytes: changing a shipped file changes the metrics,
+# so it takes changing its pin here too.
+SHIPPED_SHA256 = {
+    "mnist": "5d33bdd6ba6f240dbb02589b40339453f0f07038ca7199589314b1214eb94ef3",
+    "fashion_mnist": "e02422a19b09d20893eaa6b9c391bc9c51b7f72003092d4fabc78153cafce3cc",
+}
+WEIGHTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights")
+
+
+def shipped_dir(dataset: str) -> str:
+    """The package's directory of the `dataset` classifier (lenet.npz + lenet.json)."""
+    return os.path.join(WEIGHTS_DIR, f"lenet_{dataset}")
+
+
+def default_train_dir(dataset: str) -> str:
+    """Where `python -m jaxgan.classifier` writes unless told --out (never read by default)."""
     root = os.environ.get("JAXGAN_CACHE_DIR") or os.path.join("~", ".cache", "jaxgan")
     return os.path.join(os.path.expanduser(root), "classifiers", dataset)
 
@@ -301,36 +321,48 @@ class Classifier:
 
 
 def load_classifier(dataset: str, path: str | None = None) -> Classifier:
-    """Loads the classifier saved for `dataset` from `path` (its directory or its .npz; default:
-    the cache directory), verifying the weights' sha256 against the JSON beside them."""
+    """Loads the classifier for `dataset`: the one shipped with jaxgan (its sha256 checked against
+    SHIPPED_SHA256), or with `path` (a directory or its .npz) one trained by
+    `python -m jaxgan.classifier` (its sha256 checked against the JSON beside it)."""
     if dataset not in DATASETS:
         raise UserError(f"no classifier for dataset {dataset!r}; there are {DATASETS}")
-    directory = path or default_cache_dir(dataset)
-    directory = os.path.expanduser(directory)
-    if directory.endswith(".npz"):
-        directory = os.path.dirname(directory)
+    train_cmd = f"python -m jaxgan.classifier --dataset={dataset}"
+    if path is None:
+        directory = shipped_dir(dataset)
+        missing = f"jaxgan's shipped {dataset} classifier is missing"
+        remedy = (f"reinstall jaxgan, or train a classifier (`{train_cmd} --out=DIR`) and "
+                  "score with it (python -m jaxgan.evaluate --classifier_dir=DIR)")
+    else:
+        directory = os.path.expanduser(path)
+        if directory.endswith(".npz"):
+            directory = os.path.dirname(directory)
+        missing = f"no {dataset} classifier in {directory}"
+        remedy = f"train it with `{train_cmd} --out={directory}`"
     meta_path, weights = os.path.join(directory, META_FILE), os.path.join(directory, WEIGHTS_FILE)
-    train_it = f"train it with `python -m jaxgan.classifier --dataset={dataset} --out={directory}`"
     if not (os.path.isfile(meta_path) and os.path.isfile(weights)):
-        raise UserError(
-            f"no {dataset} classifier in {directory} ({META_FILE}, {WEIGHTS_FILE}); {train_it}"
-        )
+        raise UserError(f"{missing} ({directory}: {META_FILE}, {WEIGHTS_FILE}); {remedy}")
     try:
         with open(meta_path) as file:
             meta = json.load(file)
         config = TrainConfig(
             **{**meta["train_config"], "stages": tuple(map(tuple, meta["train_config"]["stages"]))}
         )
-        expected = meta["weights_sha256"]
+        recorded = meta["weights_sha256"]
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise UserError(f"cannot read {meta_path} ({e}); {train_it}") from None
+        raise UserError(f"cannot read {meta_path} ({e}); {remedy}") from None
     if meta.get("format") != FORMAT or config.dataset != dataset:
-        raise UserError(f"{meta_path} is not a {FORMAT} classifier for {dataset}; {train_it}")
+        raise UserError(f"{meta_path} is not a {FORMAT} classifier for {dataset}; {remedy}")
     actual = sha256_file(weights)
-    if actual != expected:
+    if path is None and actual != SHIPPED_SHA256[dataset]:
         raise UserError(
-            f"{weights} has sha256 {actual[:12]}..., but {META_FILE} records {expected[:12]}...: "
-            f"the weights were changed or corrupted; {train_it}"
+            f"{weights} has sha256 {actual[:12]}..., but jaxgan pins "
+            f"{SHIPPED_SHA256[dataset][:12]}... for its {dataset} classifier: the file was changed "
+            f"or corrupted; {remedy}"
+        )
+    if actual != recorded:
+        raise UserError(
+            f"{weights} has sha256 {actual[:12]}..., but {META_FILE} records {recorded[:12]}...: "
+            f"the weights were changed or corrupted; {remedy}"
         )
     model = config.model()
     abstract = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, 28, 28, 1)))["params"]
@@ -338,11 +370,11 @@ def load_classifier(dataset: str, path: str | None = None) -> Classifier:
         with np.load(weights, allow_pickle=False) as archive:
             params = _unflatten({name: archive[name] for name in archive.files})
     except (OSError, ValueError, zipfile.BadZipFile) as e:
-        raise UserError(f"cannot read {weights} ({e}); {train_it}") from None
+        raise UserError(f"cannot read {weights} ({e}); {remedy}") from None
     if jax.tree.structure(params) != jax.tree.structure(abstract) or any(
         a.shape != b.shape for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(abstract))
     ):
-        raise UserError(f"{weights} does not match the model in {META_FILE}; {train_it}")
+        raise UserError(f"{weights} does not match the model in {META_FILE}; {remedy}")
     return Classifier(
         dataset=dataset,
         model=model,
@@ -364,7 +396,7 @@ def run(
     **overrides: Any,
 ) -> dict[str, Any]:
     """Trains the `dataset` preset (with `overrides` of TrainConfig fields), evaluates it on the
-    test split, saves it to `out` (default: the cache dir); returns the saved metadata."""
+    test split, saves it to `out` (default: `default_train_dir`); returns the saved metadata."""
     from jaxgan.data import load_arrays
     from jaxgan.data.arrays import resolve_data_dir
 
@@ -374,7 +406,7 @@ def run(
         # Checked even when tfds already holds the dataset: a wrong path is a mistake to report.
         resolve_data_dir(dataset, data_dir)
     config = dataclasses.replace(PRESETS[dataset], **overrides)
-    out = os.path.expanduser(out or default_cache_dir(dataset))
+    out = os.path.expanduser(out or default_train_dir(dataset))
     train_images, train_labels = load_arrays(
         dataset, "train", data_dir, tfds_dir, config.max_train_examples
     )
@@ -398,9 +430,13 @@ def run(
     weights = save(out, params, meta)
     with open(os.path.join(out, META_FILE)) as file:
         meta = json.load(file)
+    sha = meta["weights_sha256"]
+    shipped = SHIPPED_SHA256[dataset]
+    same = "the shipped weights, bit for bit" if sha == shipped else f"shipped: {shipped[:12]}..."
     print(
-        f"test accuracy {test_accuracy:.4f}; trained in {train_seconds:.0f} s; saved {weights} "
-        f"(sha256 {meta['weights_sha256']})",
+        f"test accuracy {test_accuracy:.4f}; trained in {train_seconds:.0f} s; trained weights "
+        f"written to {weights} (sha256 {sha}; {same}); pass --classifier_dir={out} to "
+        "python -m jaxgan.evaluate to score with them instead of the shipped ones",
         flush=True,
     )
     return meta
@@ -426,7 +462,9 @@ def define_flags() -> None:
     from absl import flags
 
     flags.DEFINE_enum("dataset", None, list(DATASETS), "Dataset to train the classifier on.")
-    flags.DEFINE_string("out", None, "Output directory (default: the cache directory).")
+    flags.DEFINE_string(
+        "out", None, "Output directory (default: $JAXGAN_CACHE_DIR/classifiers/<dataset>). The "
+        "evaluator scores with the shipped weights unless given --classifier_dir=DIR.")
     flags.DEFINE_string("data_dir", None, "Directory of the dataset's IDX files.")
     flags.DEFINE_string("tfds_dir", None, "tfds data directory (default: $JAXGAN_TFDS_DIR).")
     flags.DEFINE_integer("seed", 0, "Random seed.")

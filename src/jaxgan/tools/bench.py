@@ -29,7 +29,6 @@ from ml_collections import config_flags
 from jaxgan import sharding
 from jaxgan.errors import UserError
 from jaxgan.models import layers
-from jaxgan.state import num_params
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file.")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", None, "Global batch size (overrides the config).")
@@ -76,6 +75,21 @@ def _flops(compiled) -> float:
     return float((analysis or {}).get("flops", 0.0))
 
 
+def synthetic_batch(program, batch_size: int) -> dict[str, jax.Array]:
+    """A fixed random batch of the family's batch spec: images uniform in [-1, 1], labels
+    cycling through the classes."""
+    rng = np.random.default_rng(0)
+    classes = max(program.export.num_classes, 1)
+    batch = {}
+    for name, field in program.batch_spec(0).items():
+        if field.is_image:
+            value = rng.uniform(-1.0, 1.0, (batch_size, *field.shape)).astype(np.float32)
+        else:
+            value = (np.arange(batch_size) % classes).astype(field.dtype)
+        batch[name] = jax.device_put(jnp.asarray(value), program.batch_sharding)
+    return batch
+
+
 class JaxStep:
     """The family's train step, compiled by `train.Program` exactly as training compiles it (same
     shardings, donation and compiler options), on a fixed random batch. A step runs the phases
@@ -85,23 +99,17 @@ class JaxStep:
     CYCLE = 64  # steps scanned for the phases a run uses (covers every lazy interval we ship)
 
     def __init__(self, config) -> None:
-        from jaxgan.train.loop import Program
+        from jaxgan.train.program import Program
 
         mesh = sharding.make_mesh(config.mesh)
         sharding.check_batch_size(config.batch_size, mesh)
         self.program = program = Program(config, mesh)
         self.devices = mesh.devices.size
-        self.image_shape = program.spec.image_shape
+        self.image_shape = program.export.image_shape
         self.state = program.init()
-        images = np.random.default_rng(0).uniform(
-            -1.0, 1.0, (config.batch_size, *self.image_shape)
-        ).astype(np.float32)
-        labels = np.arange(config.batch_size, dtype=np.int32) % 10  # loop batches carry labels
-        self.batch = {"image": jax.device_put(jnp.asarray(images), program.batch_sharding),
-                      "label": jax.device_put(jnp.asarray(labels), program.batch_sharding)}
+        self.batch = synthetic_batch(program, config.batch_size)
         self.compiler_options = layers.compiler_options(jax.default_backend())
-        self.schedule = schedule = [program.family.phases(program.spec, s)
-                                    for s in range(self.CYCLE)]
+        self.schedule = schedule = [program.phases(s) for s in range(self.CYCLE)]
         names = sorted({name for step in schedule for name in step})
         start = time.perf_counter()
         self.compiled = {name: program.phase(name).lower(self.state, self.batch).compile()
@@ -126,7 +134,7 @@ class JaxStep:
 
     def __call__(self) -> Any:
         metrics = {}
-        for name in self.program.family.phases(self.program.spec, self._step):
+        for name in self.program.phases(self._step):
             self.state, metrics = self.compiled[name](self.state, self.batch)
         self._step += 1
         return metrics
@@ -216,8 +224,7 @@ def run(config, steps: int, warmup: int, repeats: int, compare_torch: bool = Fal
             ratio=round(torch_s / step_s, 3),
             torch_params=list(torch_step.num_params()),
         )
-        record["params"] = [num_params(jax_step.state.generator["params"]),
-                            num_params(jax_step.state.discriminator["params"])]
+        record["params"] = list(jax_step.program.param_counts().values())
     elif note:
         record["torch_skipped"] = note
     if phase_breakdown:
@@ -240,7 +247,7 @@ def run_input_pipeline(config, steps: int, warmup: int, repeats: int,
                        config_name: str = "") -> dict[str, Any]:
     """Times what the training loop's prefetch thread does per batch, on the real data: the
     iterator's gather, decode and preprocessing, then the transfer to the mesh."""
-    from jaxgan import data
+    from jaxgan import data, families
     from jaxgan.train.loop import batch_iterator
 
     mesh = sharding.make_mesh(config.mesh)
@@ -248,7 +255,9 @@ def run_input_pipeline(config, steps: int, warmup: int, repeats: int,
     start = time.perf_counter()
     source = data.load_source(config.dataset, prepare=True, barrier=lambda: None)
     load_s = time.perf_counter() - start
-    iterator = batch_iterator(config, source, position=0)
+    family = families.get(config.family)
+    spec = family.batch_spec(family.setup(config), 0)
+    iterator = batch_iterator(config, source, spec, position=0)
 
     def one_batch():
         return sharding.global_batch(next(iterator), mesh)

@@ -10,7 +10,8 @@ import jax
 import numpy as np
 
 from jaxgan import sharding
-from jaxgan.train.loop import Program, write_json
+from jaxgan.train.loop import write_json
+from jaxgan.train.program import Program
 
 CYCLE = 64  # steps scanned for the phases a run uses (lazy regularizers, n_critic)
 
@@ -31,9 +32,11 @@ def run(config, workdir: str) -> dict[str, Any]:
     start = time.perf_counter()
     program = Program(config, mesh)
     state = program.abstract_state
-    lines = param_table("generator", state.generator["params"])
-    lines += param_table("discriminator", state.discriminator["params"])
-    schedule = [program.family.phases(program.spec, s) for s in range(CYCLE)]
+    lines = []
+    for name, net in state.nets.items():
+        title = name if net.trainable else f"{name} (frozen)"
+        lines += param_table(title, net.variables["params"])
+    schedule = [program.phases(s) for s in range(CYCLE)]
     names = sorted({name for step in schedule for name in step})
     summary: dict[str, Any] = dict(program.param_counts())
     summary.update({"batch_size": config.batch_size, "devices": mesh.size, "phases": names})

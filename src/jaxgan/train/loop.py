@@ -116,6 +116,7 @@ def train(config, workdir: str) -> TrainState:
     program = Program(config, mesh)
     source = data.load_source(config.dataset, seed=config.seed, prepare=primary,
                               barrier=_barrier("data"))
+    data.check_fields(source, program.batch_spec(0))  # before anything is written
 
     checkpointer = Checkpointer(workdir, config.keep_checkpoints)
     restored = checkpointer.restore_latest(program.abstract_state)
@@ -133,6 +134,7 @@ def train(config, workdir: str) -> TrainState:
                 "--config.num_train_steps to train further" if done else ""))
     start_step = int(fetch(state.step))
     if primary:  # only after the checkpoint matched this config: a failed resume changes nothing
+        os.makedirs(workdir, exist_ok=True)
         with open(os.path.join(workdir, "config.json"), "w") as f:
             f.write(config_lib.to_json(config))
 

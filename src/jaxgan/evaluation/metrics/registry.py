@@ -1,5 +1,6 @@
 """Metrics by protocol name: `<metric>_<extractor>[_<count>k]`, e.g. `fid_lenet`, `kid_lenet_10k`,
-`fid_inception_50k`.
+`fid_inception_50k`; and the paired metrics of image-conditioned generators,
+`<l1|psnr|ssim>[_y][_crop<N>]` (jaxgan.evaluation.metrics.paired), e.g. `psnr_y_crop4`.
 
 An evaluator asks for names and gets `Metric`s that say which feature extractor they need, which
 of its outputs ("features" or "logits"), what they need of the reference set ("stats" = (mu,
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from jaxgan.errors import UserError
+from jaxgan.evaluation.metrics import paired
 from jaxgan.evaluation.metrics.frechet import feature_stats, frechet_distance_from_stats
 from jaxgan.evaluation.metrics.isc import inception_score
 from jaxgan.evaluation.metrics.kid import kernel_inception_distance
@@ -41,6 +43,8 @@ class Metric:
     compute: Callable[[np.ndarray, Any], dict[str, float]]
     num_samples: int | None = None  # from a `_<count>k` suffix; None = the evaluator's default
     conditional: bool = False  # needs requested labels: a class-conditional model
+    # Paired metrics (output "paired" = (generated, target) images): how they compare.
+    protocol: dict[str, Any] | None = None
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -126,21 +130,44 @@ def _base_metrics() -> dict[str, Metric]:
 METRICS = _base_metrics()
 _ALIASES = {f"{kind}_{ext}": f"pr_{ext}" for ext in EXTRACTORS for kind in ("precision", "recall")}
 _NAME = re.compile(r"^(?P<base>[a-z]+_[a-z]+)(?:_(?P<thousands>[1-9][0-9]*)k)?$")
+_PAIRED = re.compile(r"^(?P<kind>l1|psnr|ssim)(?P<y>_y)?(?:_crop(?P<crop>[0-9]+))?$")
+NO_EXTRACTOR = "none"
+
+
+def _paired_metric(name: str, kind: str, color: str, crop: int) -> Metric:
+    def compute(generated_and_target, _):
+        generated, target = generated_and_target
+        a = paired.prepare(generated, color, crop)
+        b = paired.prepare(target, color, crop)
+        return {name: float(np.mean(paired.PAIRED[kind](a, b)))}
+
+    protocol = {"color": "all" if color == "all" else "y_bt601", "crop_border": crop,
+                "data_range": 255, "quantized": "uint8", "average": "per image"}
+    if kind == "ssim":
+        protocol["window"] = "gaussian 11x11, sigma 1.5, K1 0.01, K2 0.03, valid region"
+    if kind == "psnr":
+        protocol["identical_images_db"] = paired.PSNR_CAP_DB
+    return Metric(name, NO_EXTRACTOR, "paired", "none", compute, protocol=protocol)
 
 
 def metric_names() -> list[str]:
-    """Every base protocol name (each also accepts a `_<count>k` suffix)."""
-    return sorted([*METRICS, *_ALIASES])
+    """Every base protocol name (each also accepts a `_<count>k` suffix) and the paired ones."""
+    return sorted([*METRICS, *_ALIASES, "l1", "psnr", "ssim"])
 
 
 def get_metric(name: str) -> Metric:
     """The metric for a protocol name; raises UserError naming the choices when unknown."""
+    match = _PAIRED.match(name.strip())
+    if match:
+        return _paired_metric(name.strip(), match["kind"], "y" if match["y"] else "all",
+                              int(match["crop"] or 0))
     match = _NAME.match(name.strip())
     base = _ALIASES.get(match["base"], match["base"]) if match else None
     if base not in METRICS:
         raise UserError(
             f"unknown metric {name!r}; known: {', '.join(metric_names())} "
-            "(optionally with a sample count suffix such as _10k)"
+            "(optionally with a sample count suffix such as _10k; the paired metrics with _y "
+            "and _cropN)"
         )
     metric = METRICS[base]
     if match["thousands"]:
