@@ -44,25 +44,6 @@ def load_experiment(name: str, variant: str | None = "smoke"):
     return module.get_config(variant)
 
 
-def assert_is_recorded_run(config: dict, record: str, launch_flags: tuple[str, ...]) -> None:
-    """`config` (a variant's to_dict()) equals docs/results/<record>/config.json, the run README
-    reports, except for `launch_flags`: dotted keys that run set on its command line. Keys added
-    after the run was recorded read as their defaults, as the evaluator reads that run (they
-    default to what the run trained with)."""
-    import json
-
-    from jaxgan.checkpoint import load_config
-
-    recorded = load_config(str(REPO / "docs/results" / record)).to_dict()
-    for dotted in launch_flags:
-        *path, key = dotted.split(".")
-        source, target = config, recorded
-        for part in path:
-            source, target = source[part], target[part]
-        target[key] = source[key]
-    assert json.loads(json.dumps(config)) == recorded
-
-
 def override(config, **overrides):
     """`config` with flat 'a.b' keys set (as --config.a.b=value would), returned for chaining."""
     from jaxgan import config_lib

@@ -110,7 +110,7 @@ def test_a_run_from_before_a_config_key_existed_still_samples(trained, tmp_path)
     workdir = tmp_path / "old"
     shutil.copytree(trained[0], workdir)
     config = json.loads((workdir / "config.json").read_text())
-    for key in ("regularizer", "d_layers", "training", "augment"):  # keys added in session 2
+    for key in ("regularizer", "d_layers", "training", "augment"):  # keys the schema gained later
         del config[key]
     del config["model"]["num_classes"]
     (workdir / "config.json").write_text(json.dumps(config))

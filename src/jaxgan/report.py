@@ -1,4 +1,5 @@
-"""`python -m jaxgan.report RUN_DIR...`: tables of evaluator records (`jaxgan.tools.report`)."""
+"""`python -m jaxgan.report [--floor=FLOOR.jsonl] [--plot=FILE.png] RUN_DIR...`: tables and plots
+of evaluator records (`jaxgan.tools.report`)."""
 
 from jaxgan import cli
 from jaxgan.tools import report

@@ -62,7 +62,7 @@ class MinibatchDiscrimination(nn.Module):
         # The L1 sum over the kernel_dim axis as kernel_dim [B, B, K] terms, each over a
         # contiguous [B, K] slice: XLA:CPU reduces a short minor axis of a [B, B, K, D]
         # broadcast slowly; with batch 64 and 100 x 5 kernels this form takes forward+backward
-        # from ~45 to ~7 ms (docs in BUILD_NOTES, "Session 7").
+        # from ~45 to ~7 ms on a 2-core CPU (BUILD_NOTES.md, minibatch discrimination).
         m_DxBxK = m.transpose(2, 0, 1)
         l1_BxBxK = sum(jnp.abs(m_d[:, None, :] - m_d[None, :, :]) for m_d in m_DxBxK)
         o_BxK = jnp.sum(jnp.exp(-l1_BxBxK), axis=1) - 1.0  # drop j = i: exp(0) = 1

@@ -80,8 +80,8 @@ def _same_extractor(run: str, records: list[dict], floor: str | None,
             f"{r['extractor_sha256'][:8]}..., the floor {floor} with "
             f"{floor_sha[extractor][:8]}...: the numbers are not comparable. Score the floor with "
             f"the run's weights (python -m jaxgan.evaluate --reference --dataset={dataset} "
-            f"--out=FLOOR.jsonl, given the run's --classifier_dir or --inception_weights), or the "
-            f"run with the floor's weights.")
+            f"--out=FLOOR.jsonl, with the --classifier_dir or --inception_weights the run was "
+            f"scored with), or the run with the floor's weights.")
     return kept
 
 
@@ -189,6 +189,9 @@ def figure(run_dirs: list[str], floor: str | None) -> Figure:
     from matplotlib.figure import Figure
 
     panels = _panel_order(lines)
+    # One colour per run and generator in every panel (matplotlib's 10-colour cycle).
+    labels = sorted({label for panel in lines.values() for label in panel})
+    colour = {label: f"C{i % 10}" for i, label in enumerate(labels)}
     columns = min(3, len(panels))
     grid_rows = math.ceil(len(panels) / columns)
     fig = Figure(figsize=(5.2 * columns, 3.8 * grid_rows), dpi=100, layout="constrained")
@@ -200,7 +203,7 @@ def figure(run_dirs: list[str], floor: str | None) -> Figure:
             steps = sorted(lines[panel][label])
             ys = [lines[panel][label][s] for s in steps]
             values += ys
-            axes.plot(steps, ys, marker=".", label=label)
+            axes.plot(steps, ys, marker=".", color=colour[label], label=label)
         for extractor, value in sorted(floors.get(panel, {}).items()):
             name = "real-data floor" + (f" ({extractor})" if len(floors[panel]) > 1 else "")
             axes.axhline(value, color="black", linestyle="--", linewidth=1, label=name)
