@@ -212,3 +212,42 @@ def test_two_processes_match_one(tmp_path):
     import jax
     for a, b in zip(jax.tree.leaves(one), jax.tree.leaves(two)):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=2e-5, rtol=1e-4)
+
+
+def test_rough_edges_a_new_user_hits(trained, tmp_path):
+    workdir, _ = trained
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    for command in (["jaxgan.main", SMOKE], ["jaxgan.main", SMOKE, "--dry_run"]):
+        proc = run_cli(*command, f"--workdir={afile}", check=False)
+        assert_one_line_error(proc, "is a file; give a directory")
+        assert proc.stderr.startswith("jaxgan.main: error:")
+    for command in ("jaxgan.sample", "jaxgan.evaluate"):
+        proc = run_cli(command, f"--workdir={afile}", check=False)
+        assert_one_line_error(proc, "is a file")
+    proc = run_cli("jaxgan.main", f"--config={tmp_path / 'nope.py'}:smoke",
+                   f"--workdir={tmp_path}", check=False)
+    assert_one_line_error(proc, f"config file not found: {tmp_path / 'nope.py'}")
+    # A run's config.json without a checkpoint yet: evaluating it once says so, exit 2.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "config.json").write_text((workdir / "config.json").read_text())
+    proc = run_cli("jaxgan.evaluate", f"--workdir={empty}", "--once", check=False)
+    assert_one_line_error(proc, "no checkpoint in")
+    for command in ("jaxgan.main", "jaxgan.evaluate", "jaxgan.sample", "jaxgan.report"):
+        assert run_cli(command, "--help").returncode == 0
+    # Sampling prints what it wrote, not orbax's notices about read-only checkpoints.
+    proc = run_cli("jaxgan.sample", f"--workdir={workdir}", "--num=4",
+                   f"--out={tmp_path / 's.png'}")
+    assert "read_only" not in proc.stderr and "read only" not in proc.stderr, proc.stderr
+    # Training a finished run again says it is complete.
+    import shutil
+    done = tmp_path / "done"
+    shutil.copytree(workdir, done)
+    proc = run_cli("jaxgan.main", SMOKE, f"--workdir={done}")
+    assert "it is already complete (4 steps)" in proc.stdout
+
+
+def test_the_package_knows_its_version():
+    import jaxgan
+    assert jaxgan.__version__.count(".") >= 2, jaxgan.__version__

@@ -29,6 +29,20 @@ from jaxgan.state import NetState, TrainState
 
 _log = logging.getLogger(__name__)
 
+
+class _ExpectedOrbaxNotices(logging.Filter):
+    """Drops what orbax logs as warnings on every read-only use (the evaluator, the sampler,
+    `jaxgan.load`): they describe intended behaviour, not a problem."""
+
+    EXPECTED = ("read_only=True, setting", "Given directory is read only",
+                "Metadata file does not exist")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not any(text in record.getMessage() for text in self.EXPECTED)
+
+
+logging.getLogger("absl").addFilter(_ExpectedOrbaxNotices())
+
 QUARANTINE_DIR = "checkpoints_corrupt"
 META = "meta"
 # The first layout's items, as (item, key inside it or None) of each item of today's.

@@ -3,6 +3,7 @@ as one line on stderr with exit status 2."""
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable
 
@@ -22,4 +23,4 @@ def run(main: Callable[[list[str]], None], prog: str) -> None:
             print(f"{prog}: error: {e}", file=sys.stderr)
             sys.exit(2)
 
-    app.run(wrapped, flags_parser=config_lib.parse_flags_or_exit)
+    app.run(wrapped, flags_parser=functools.partial(config_lib.parse_flags_or_exit, prog=prog))

@@ -3,7 +3,9 @@ turns a config mistake into one clear line."""
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -99,28 +101,44 @@ def to_json(config: ml_collections.ConfigDict) -> str:
     return json.dumps(config.to_dict(), indent=2, sort_keys=True, default=str)
 
 
-def parse_flags_or_exit(argv: list[str], config_flag: str = "config") -> list[str]:
+HELP_FLAGS = ("--help", "-h", "-?", "--helpshort", "--helpfull", "--helpxml")
+
+
+def parse_flags_or_exit(argv: list[str], config_flag: str = "config",
+                        prog: str | None = None) -> list[str]:
     """absl flag parsing that reports an unknown/mistyped config key or a bad config file as one
-    line (no traceback) and exits with status 2."""
+    line (no traceback) and exits with status 2; `--help` exits with status 0."""
+    die = functools.partial(_die, prog=prog)
+    for arg in argv[1:]:
+        name, _, value = arg.partition("=")
+        if name.lstrip("-") == config_flag and value:
+            path = value.rsplit(":", 1)[0] if not os.path.isfile(value) else value
+            if not os.path.isfile(path):
+                die(f"config file not found: {path} (give --{config_flag}=experiments/NAME.py"
+                    "[:variant])")
     try:
         rest = flags.FLAGS(argv)
         if config_flag in flags.FLAGS and flags.FLAGS[config_flag].present:
             config = flags.FLAGS[config_flag].value
             # config_flags defers load errors to first use; force them now.
             config.to_dict() if isinstance(config, ml_collections.ConfigDict) else config.x
+    except SystemExit:
+        if any(arg in HELP_FLAGS for arg in argv[1:]):
+            sys.exit(0)  # absl exits 1 after printing the help that was asked for
+        raise
     except UserError as e:
-        _die(str(e))
+        die(str(e))
     except (AttributeError, KeyError) as e:
         msg = str(e).strip("'\"").replace("\\n", " ").replace("\\'", "'").replace('\\"', '"')
-        _die(f"unknown config key {msg} (run with --config=FILE and see its get_config for keys)")
+        die(f"unknown config key {msg} (run with --config=FILE and see its get_config for keys)")
     except flags.Error as e:
-        _die(str(e))
+        die(str(e))
     except (OSError, ImportError, SyntaxError, TypeError, ValueError) as e:
-        _die(f"cannot load the config: {e}")
+        die(f"cannot load the config: {' '.join(str(e).split())}")
     return rest
 
 
-def _die(message: str) -> None:
-    prog = sys.argv[0].rsplit("/", 1)[-1]
+def _die(message: str, prog: str | None = None) -> None:
+    prog = prog or sys.argv[0].rsplit("/", 1)[-1]
     print(f"{prog}: error: {message}", file=sys.stderr)
     sys.exit(2)

@@ -6,6 +6,8 @@ same workdir resumes from its latest checkpoint. `--dry_run` builds and compiles
 
 from __future__ import annotations
 
+import os
+
 from absl import flags
 from ml_collections import config_flags
 
@@ -42,6 +44,9 @@ def main(argv: list[str]) -> None:
         raise UserError(f"unexpected arguments: {argv[1:]}")
     if _CONFIG.value is None or not _WORKDIR.value:
         raise UserError("both --config=experiments/NAME.py and --workdir=DIR are required")
+    if os.path.exists(_WORKDIR.value) and not os.path.isdir(_WORKDIR.value):
+        raise UserError(f"--workdir={_WORKDIR.value} is a file; give a directory (new or of a "
+                        "run)")
     _initialize_distributed()
     if _DRY_RUN.value:
         from jaxgan.train import dry_run
