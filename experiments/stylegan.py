@@ -13,8 +13,9 @@ Presets follow stylegan2-ada-pytorch's `--cfg` specs (its train.py): channel_bas
 fmaps * 32768, channel_max 512, Adam(0, 0.99) at `lrate`, R1 `gamma`, EMA half-life `ema` kimg
 with ramp-up `ramp`, `map` mapping layers, `mbstd` group size; `num_train_steps` = kimg * 1000 /
 batch. `ffhq1024` is its 'stylegan2' spec (config F at 1024 px), `ffhq256` 'paper256', `cifar32`
-'cifar' (an image folder of CIFAR-10; the paper's CIFAR-10 runs are class-conditional: set
-model.num_classes=10 with one sub-folder per class). `fashion32` / `mnist32` use the
+'cifar' on CIFAR-10 (downloaded where the network allows, or `--config.dataset.data_dir=DIR` with
+cifar-10-python.tar.gz; the paper's CIFAR-10 runs are class-conditional:
+`--config.model.num_classes=10`). `fashion32` / `mnist32` use the
 reference's 'auto' heuristics with narrower layers; `*_auto` are the same at the reference's
 full 'auto' width (an accelerator recipe). The schema and the presets' values are in
 jaxgan/families/stylegan/config.py. Results: docs/results/stylegan2.md.
@@ -28,7 +29,7 @@ VARIANTS = {
     "mnist32": stylegan.gray("mnist"),
     "fashion32_auto": stylegan.auto("fashion_mnist"),
     "mnist32_auto": stylegan.auto("mnist"),
-    "cifar32": {"dataset.name": "image_folder", **stylegan.CIFAR},
+    "cifar32": {"dataset.name": "cifar10", **stylegan.CIFAR},
     "ffhq256": stylegan.PAPER256,
     "ffhq1024": stylegan.CONFIG_F,
     "smoke": stylegan.SMOKE,

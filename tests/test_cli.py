@@ -251,3 +251,23 @@ def test_rough_edges_a_new_user_hits(trained, tmp_path):
 def test_the_package_knows_its_version():
     import jaxgan
     assert jaxgan.__version__.count(".") >= 2, jaxgan.__version__
+
+
+def test_cifar10_experiments_train_from_the_tarball(tmp_path):
+    """The CIFAR-10 experiments run from a cifar-10-python.tar.gz a user supplies (here a small
+    one in the official format), and their default metrics are the Inception ones, which
+    need the FID weights: one clear error without them."""
+    from test_download import _write_cifar_archive
+
+    data = tmp_path / "cifar"
+    data.mkdir()
+    _write_cifar_archive(data / "cifar-10-python.tar.gz", per_batch=8)
+    workdir = tmp_path / "run"
+    env = {"JAXGAN_TFDS_DIR": str(tmp_path / "tfds")}
+    run_cli("jaxgan.main", f"--config={REPO / 'experiments' / 'sngan_cifar10.py'}:smoke",
+            f"--workdir={workdir}", f"--config.dataset.data_dir={data}", env=env)
+    assert (workdir / "checkpoints" / "4").is_dir()
+    config = json.loads((workdir / "config.json").read_text())
+    assert config["dataset"]["name"] == "cifar10" and config["dataset"]["channels"] == 3
+    proc = run_cli("jaxgan.evaluate", f"--workdir={workdir}", "--once", env=env, check=False)
+    assert_one_line_error(proc, "Inception")

@@ -26,7 +26,8 @@ from jaxgan.evaluation import job
 _WORKDIR = flags.DEFINE_string("workdir", None, "The training run's workdir.")
 _METRICS = flags.DEFINE_string(
     "metrics", None, "Comma-separated protocol names (default: fid_lenet,kid_lenet,is_lenet,"
-    "pr_lenet; for an image-conditioned generator l1,psnr,ssim).")
+    "pr_lenet on MNIST / Fashion-MNIST, the *_inception ones on other data, l1,psnr,ssim for an "
+    "image-conditioned generator).")
 _NUM_SAMPLES = flags.DEFINE_integer("num_samples", 10000, "Generated images per metric.")
 _ONCE = flags.DEFINE_bool("once", False, "Evaluate the checkpoints present now, then exit.")
 _POLL = flags.DEFINE_float("poll_seconds", 30.0, "How often to look for new checkpoints.")
@@ -35,14 +36,16 @@ _MAX_IDLE = flags.DEFINE_float(
     "step however long it takes).")
 _REFERENCE = flags.DEFINE_bool(
     "reference", False, "Score the real test split against the train split (the floor).")
-_DATASET = flags.DEFINE_string("dataset", None, "Dataset for --reference (mnist, fashion_mnist).")
+_DATASET = flags.DEFINE_string(
+    "dataset", None, "Dataset for --reference (mnist, fashion_mnist, cifar10).")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "IDX files of the dataset (default: as training).")
 _OUT = flags.DEFINE_string("out", None, "With --reference: JSONL to append to (default: stdout).")
 _INCEPTION = flags.DEFINE_string(
     "inception_weights", None, "pt_inception-2015-12-05-6726825d.pth for *_inception metrics "
     "(or $JAXGAN_INCEPTION_WEIGHTS).")
 _CLASSIFIER = flags.DEFINE_string(
-    "classifier_dir", None, "Directory of the lenet classifier (default: its cache directory).")
+    "classifier_dir", None, "A LeNet you trained (python -m jaxgan.classifier --out=DIR) to score "
+    "the *_lenet metrics with, instead of the weights shipped with jaxgan.")
 _BATCH = flags.DEFINE_integer("batch_size", 500, "Generation batch size.")
 _BN_RECALIBRATE = flags.DEFINE_integer(
     "bn_recalibrate", 0, "Before scoring, re-estimate the generator's BatchNorm running statistics "
@@ -76,7 +79,7 @@ def main(argv: list[str]) -> None:
     if _REFERENCE.value:
         if not _DATASET.value:
             raise UserError("--reference needs --dataset=mnist or --dataset=fashion_mnist")
-        job.reference_floor(_DATASET.value, _METRICS.value or job.DEFAULT_METRICS,
+        job.reference_floor(_DATASET.value, _METRICS.value or job.default_metrics(_DATASET.value),
                             _DATA_DIR.value, _CLASSIFIER.value, _INCEPTION.value, _OUT.value,
                             _NUM_SAMPLES.value)
         return

@@ -34,7 +34,18 @@ from jaxgan.generation import choose_export, weights_item
 from jaxgan.workdir import load_config
 
 DEFAULT_METRICS = "fid_lenet,kid_lenet,is_lenet,pr_lenet"
+DEFAULT_INCEPTION_METRICS = "fid_inception,kid_inception,is_inception,pr_inception"
 DEFAULT_PAIRED_METRICS = "l1,psnr,ssim"
+
+
+def default_metrics(dataset_name: str, conditioned: bool = False) -> str:
+    """The paired metrics for an image-conditioned generator; the LeNet metrics where jaxgan
+    ships a classifier for the data (MNIST, Fashion-MNIST); else the Inception metrics."""
+    from jaxgan.evaluation.classifier import DATASETS
+
+    if conditioned:
+        return DEFAULT_PAIRED_METRICS
+    return DEFAULT_METRICS if dataset_name in DATASETS else DEFAULT_INCEPTION_METRICS
 EVAL_SEED = 0x5EED  # latents of the generated sets; fixed so scores compare across steps
 
 
@@ -122,8 +133,8 @@ class Evaluator:
             self.abstract, self.export, options.generator)
         self.default_weights = "ema" if self.export.network in self.abstract.ema else "params"
         if metric_names is None:
-            metric_names = (DEFAULT_PAIRED_METRICS if self.export.condition is not None
-                            else DEFAULT_METRICS)
+            metric_names = default_metrics(self.config.dataset.name,
+                                           self.export.condition is not None)
         self.metrics = resolve_metrics(metric_names)
         self._check_metrics()
         self.options = options

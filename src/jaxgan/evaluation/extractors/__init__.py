@@ -1,7 +1,8 @@
 """Feature extractors by the name a `Metric` gives (`Metric.extractor`).
 
-- "lenet": jaxgan's own classifier for the run's dataset (MNIST or Fashion-MNIST), trained by
-  `python -m jaxgan.classifier`; features = its 128-d penultimate layer.
+- "lenet": jaxgan's own classifier for the run's dataset (MNIST or Fashion-MNIST), its weights
+  shipped with the package (reproduced by `python -m jaxgan.classifier`); features = its 128-d
+  penultimate layer.
 - "inception": the FID InceptionV3 with the official pytorch-fid weights, which the user
   supplies; features = the 2048-d pool, logits = the 1008-way fc without bias (for IS).
 
