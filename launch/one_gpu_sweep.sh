@@ -1,11 +1,11 @@
 #!/bin/bash
-# Several jaxgan runs side by side on one GPU, then the evaluator on each: the script behind
-# docs/results/h200_sweep (session 16, one H200; README "The goal met").
+# Several jaxgan runs side by side on one GPU, then the evaluator on each: a hyperparameter sweep
+# of experiments/dcgan_mnist.py (docs/scaling.md; its records: docs/results/h200_sweep/).
 #
 #   bash launch/one_gpu_sweep.sh            # from the repository root
 #
-# 1. a probe: 2000 steps of :infogan20_learned and one evaluation, which also prepares the tfds
-#    data and caches the reference statistics before the parallel jobs need them;
+# 1. a probe: PROBE_STEPS steps of :infogan20_learned and one evaluation, which also prepares the
+#    tfds data and caches the reference statistics before the parallel jobs need them;
 # 2. the real-data floor on this device (`evaluate --reference`);
 # 3. every RUNS line (name|variant of experiments/dcgan_mnist.py|extra flags) trains in its own
 #    process until TRAIN_S seconds after the start (SIGTERM: each saves a checkpoint and exits);
@@ -13,10 +13,11 @@
 #    and the last) with the four default metrics; summary.txt (`jaxgan.report --all_steps`, with
 #    the floor) and results.tgz land in $OUT.
 # Env: TOTAL_S, TRAIN_S, PROBE_STEPS, NSTEPS, CKPT, EVAL_EVERY, MAX_EVALS, NUMS, RUNS, SWEEP_DIR,
-# OUT, PY. JAXGAN_CACHE_DIR defaults to .dev/cache, which must hold classifiers/mnist/ (the
-# LeNet: `python -m jaxgan.classifier --dataset=mnist --out=.dev/cache/classifiers/mnist`).
+# OUT, PY. JAXGAN_CACHE_DIR (the evaluator's reference statistics) defaults to .dev/cache; the
+# *_lenet metrics use the LeNet shipped with jaxgan.
 # Python packages the machine lacks can sit as wheels in .whl/ (installed into /tmp/site);
-# .whl/pinned/ (this project's flax/optax/orbax/chex) is tried only if the probe fails.
+# .whl/pinned/ (flax/optax/orbax/chex at pyproject.toml's versions) is tried only if the probe
+# fails.
 set -u
 T0=$(date +%s)
 el() { echo $(( $(date +%s) - T0 )); }
