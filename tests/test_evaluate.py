@@ -3,6 +3,7 @@
 import json
 import os
 
+import numpy as np
 import pytest
 from test_cli import SMOKE, assert_one_line_error, run_cli
 
@@ -171,3 +172,39 @@ def test_unknown_metric_and_missing_workdir(setup, tmp_path):
     assert_one_line_error(proc, "unknown metric")
     proc = _evaluate(tmp_path / "nope", classifier_dir, env, "--once", check=False)
     assert_one_line_error(proc, "config.json")
+
+
+def test_reference_statistics_of_an_image_folder_follow_its_files(tmp_path, monkeypatch):
+    """Any source can be a reference: an image folder's statistics are computed once, cached
+    under an id that includes a fingerprint of its files, and a changed folder gets new ones."""
+    from PIL import Image
+
+    from jaxgan import config_lib
+    from jaxgan.evaluation import reference
+
+    monkeypatch.setenv("JAXGAN_CACHE_DIR", str(tmp_path / "cache"))
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        Image.fromarray(rng.integers(0, 255, (12, 12, 3), dtype=np.uint8)).save(
+            tmp_path / f"{i}.png")
+    dataset = config_lib.dataset_config()
+    config_lib.set_keys(dataset, {"name": "image_folder", "data_dir": str(tmp_path),
+                                  "image_size": 8, "channels": 3})
+
+    class MeanColour:  # a stand-in extractor: features = mean colour, logits = its first two
+        name, weights_sha256, preprocessing = "mean_colour", "f" * 64, "uint8 mean"
+        calls = 0
+
+        def __call__(self, images):
+            MeanColour.calls += 1
+            features = np.asarray(images, np.float64).mean(axis=(1, 2))
+            return features, features[:, :2]
+
+    ref_id, stats = reference.reference_outputs(MeanColour(), dataset, "train")
+    assert stats["features"].shape == (6, 3) and stats["mu"].shape == (3,)
+    again, cached = reference.reference_outputs(MeanColour(), dataset, "train")
+    assert again == ref_id and MeanColour.calls == 1  # read from the cache
+    np.testing.assert_array_equal(cached["mu"], stats["mu"])
+    Image.fromarray(rng.integers(0, 255, (12, 12, 3), dtype=np.uint8)).save(tmp_path / "6.png")
+    changed, new = reference.reference_outputs(MeanColour(), dataset, "train")
+    assert changed != ref_id and new["features"].shape == (7, 3) and MeanColour.calls == 2

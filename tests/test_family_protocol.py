@@ -128,3 +128,44 @@ def test_mistakes_with_families_are_one_line(paired_folder, tmp_path):
     proc = run_cli("jaxgan.evaluate", f"--workdir={tmp_path / 'b'}", "--metrics=fid_lenet",
                    env=ENV, check=False)
     assert_one_line_error(proc, "config.json not found")
+
+
+def test_a_frozen_network_is_a_checked_argument_never_trained_nor_checkpointed(paired_folder,
+                                                                               tmp_path):
+    import jax.numpy as jnp
+    from toy_families import translation
+
+    from jaxgan import frozen, hashing, sharding
+    from jaxgan.train import Program
+
+    weights = tmp_path / "features.npz"
+    variables = translation.Features().init(jax.random.key(5), jnp.zeros((1, 16, 16, 1)))
+    frozen.save_npz(str(weights), jax.device_get(variables))
+    sha = hashing.sha256_file(str(weights))
+    keys = {"model.feature_weights": str(weights), "model.feature_sha256": sha}
+    straight = _host(train.train(_config(paired_folder, **keys), str(tmp_path / "straight")))
+    assert straight.nets["F"].opt_state is None
+    chex.assert_trees_all_equal(straight.nets["F"].variables, jax.device_get(variables))
+    # Not checkpointed (reloaded from its file), and a resume equals the straight run.
+    workdir = tmp_path / "resumed"
+    train.train(_config(paired_folder, num_train_steps=2, **keys), str(workdir))
+    assert sorted(os.listdir(workdir / "checkpoints" / "2")) == [
+        "_CHECKPOINT_METADATA", "commit_success.txt", "ema_G", "meta", "net_D", "net_G", "opt_D",
+        "opt_G", "train"]
+    chex.assert_trees_all_equal(straight, _host(train.train(_config(paired_folder, **keys),
+                                                            str(workdir))))
+    # An argument of the compiled phase, not a constant baked into it.
+    config = _config(paired_folder, **keys)
+    program = Program(config, sharding.make_mesh(config.mesh))
+    text = program.phase("step@16").lower(program.abstract_state,
+                                          program.abstract_batch()).as_text()
+    assert "tensor<3x3x1x4xf32>" in text.splitlines()[2]  # the signature
+    assert not [line for line in text.splitlines()
+                if "constant dense" in line and "3x3x1x4xf32" in line]
+    # Other weights than the config names: one line, exit 2, nothing written.
+    proc = run_cli("jaxgan.main", f"--config={EXPERIMENT}", f"--workdir={tmp_path / 'bad'}",
+                   f"--config.dataset.data_dir={paired_folder}",
+                   f"--config.model.feature_weights={weights}",
+                   f"--config.model.feature_sha256={'0' * 64}", env=ENV, check=False)
+    assert_one_line_error(proc, "not the expected 000000000000")
+    assert not (tmp_path / "bad").exists()

@@ -4,6 +4,9 @@ small patch discriminator D judges (A, B) pairs; conditional GAN loss + L1, as p
 With `model.grow_step` > 0 the images are half their size before that step (a stage
 boundary, as progressive growing has): the batch spec, the phase and the data iterator change
 with the step, and the fully convolutional networks run at both sizes.
+
+With `model.feature_weights` (an .npz, `model.feature_sha256` its sha256) a frozen network F
+(one convolution) adds a feature-matching term |F(G(a)) - F(b)|, as a perceptual loss does.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from jaxgan import config_lib
+from jaxgan import config_lib, frozen
 from jaxgan import state as state_lib
 from jaxgan.families import protocol
 from jaxgan.objectives import ema, optimizers
@@ -34,6 +37,12 @@ class Generator(nn.Module):
         return jnp.tanh(a + nn.Conv(self.channels, (3, 3))(x))
 
 
+class Features(nn.Module):
+    @nn.compact
+    def __call__(self, x):
+        return nn.relu(nn.Conv(4, (3, 3))(x))
+
+
 class Discriminator(nn.Module):
     width: int
 
@@ -48,7 +57,8 @@ def config() -> ml_collections.ConfigDict:
     c = config_lib.base_config()
     c.family = "toy_families.translation"
     c.dataset.name = "paired_folder"
-    c.model = ml_collections.ConfigDict({"ngf": 8, "ndf": 8, "grow_step": 0})
+    c.model = ml_collections.ConfigDict({"ngf": 8, "ndf": 8, "grow_step": 0,
+                                         "feature_weights": "", "feature_sha256": ""})
     c.loss = ml_collections.ConfigDict({"l1_weight": 10.0})
     c.ema_decay = 0.9
     c.g_optimizer = config_lib.optimizer_config(2e-3)
@@ -117,13 +127,25 @@ def train_phase(spec: Spec, phase: str, state, batch):
         out = spec.generator.apply({**g_net.variables, "params": params}, a)
         adversarial = _bce(spec.discriminator.apply(d_net.variables, a, out), 1.0)
         l1 = jnp.mean(jnp.abs(out - b))
-        return adversarial + spec.config.loss.l1_weight * l1, l1
+        loss = adversarial + spec.config.loss.l1_weight * l1
+        if "F" in state.nets:  # the frozen network: an argument of the phase, never trained
+            features = state.nets["F"].variables
+            loss = loss + jnp.mean(jnp.abs(Features().apply(features, out)
+                                           - Features().apply(features, b)))
+        return loss, l1
 
     (g_loss, l1), g_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(g_net.params)
     g_net = optimizers.apply_gradients(spec.g_tx, g_net, g_grads)
     averaged = ema.update(state.ema["G"], g_net.variables, spec.config.ema_decay)
-    return state.replace(step=state.step + 1, nets={"G": g_net, "D": d_net},
+    return state.replace(step=state.step + 1, nets={**state.nets, "G": g_net, "D": d_net},
                          ema={"G": averaged}), {"d_loss": d_loss, "g_loss": g_loss, "l1": l1}
+
+
+def frozen_networks(spec: Spec):
+    m = spec.config.model
+    if not m.feature_weights:
+        return {}
+    return {"F": frozen.load_npz(m.feature_weights, m.feature_sha256, "model.feature_weights")}
 
 
 def generate(spec: Spec, variables, batch, rng=None, truncation=None):
@@ -139,4 +161,4 @@ def generators(spec: Spec):
 
 FAMILY = protocol.Family(name="toy_families.translation", config=config, setup=setup, init=init,
                          batch_spec=batch_spec, phases=phases, train_phase=train_phase,
-                         generators=generators)
+                         generators=generators, frozen=frozen_networks)

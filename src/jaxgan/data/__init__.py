@@ -8,8 +8,8 @@ from jaxgan.data.sources import ArraySource, Source, load_source, read_all
 __all__ = [
     "ArraySource",
     "BatchIterator",
-    "check_fields",
     "Source",
+    "check_fields",
     "load_arrays",
     "load_source",
     "preprocess",

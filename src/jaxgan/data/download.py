@@ -50,9 +50,9 @@ URLS = {
     "cifar10": "https://www.cs.toronto.edu/~kriz/",
 }
 
-# MNIST and Fashion-MNIST: sizes and sha256 of the official files, as listed in the shared data
-# README (../shared/data/README.md), which were checked against the published checksums; the
-# sha256 of the repository's bundled data/mnist files match them.
+# MNIST and Fashion-MNIST: sizes and sha256 of the official files (byte-identical to the
+# original distributions, checked against their published checksums); the repository's
+# bundled data/mnist files have these sha256.
 # CIFAR-10: sha256 from keras (keras/src/datasets/cifar10.py, the `file_hash` of
 # cifar-10-python.tar.gz); size 170,498,071 bytes as recorded beside that sha256 and the md5
 # c58f30108f718f92721af3b95e74349a that torchvision checks (torchvision/datasets/cifar.py).

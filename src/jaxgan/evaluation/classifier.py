@@ -5,7 +5,7 @@ sha256 pinned in SHIPPED_SHA256), so their numbers compare across machines. Trai
 them, or makes others to score with (`python -m jaxgan.evaluate --classifier_dir=DIR`):
 
     python -m jaxgan.classifier --dataset=mnist [--out=DIR] [--data_dir=DIR]
-    python -m jaxgan.classifier --dataset=fashion_mnist --data_dir=../shared/data/fashion_mnist
+    python -m jaxgan.classifier --dataset=fashion_mnist [--data_dir=DIR]
 
 Training is deterministic (fixed seed, fixed data order, jitted steps): the same command on the
 same software and CPU gives the same weight bytes, hence the same sha256; another CPU can give
