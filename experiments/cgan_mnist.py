@@ -4,7 +4,8 @@ accuracy score (`--metrics=cas_lenet`) and GAN-test as well as FID/IS/PR.
 
     python -m jaxgan.main --config=experiments/cgan_mnist.py --workdir=runs/cgan_mnist
     python -m jaxgan.sample --workdir=runs/cgan_mnist --class=7 --out=sevens.png
-    python -m jaxgan.evaluate --workdir=runs/cgan_mnist --metrics=fid_lenet,is_lenet,pr_lenet,cas_lenet
+    python -m jaxgan.evaluate --workdir=runs/cgan_mnist \\
+        --metrics=fid_lenet,is_lenet,pr_lenet,cas_lenet
 
 `:mbd` adds minibatch discrimination (100 kernels) to the projection discriminator and trains
 16,000 steps.

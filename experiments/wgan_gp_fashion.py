@@ -14,5 +14,5 @@ VARIANTS = {"smoke": gan.SMOKE}
 
 
 def get_config(arg=None):
-    return config_lib.finalize(gan.build(gan.gray("fashion_mnist", num_train_steps=5000), gan.WGAN_GP),
-                               arg, VARIANTS)
+    c = gan.build(gan.gray("fashion_mnist", num_train_steps=5000), gan.WGAN_GP)
+    return config_lib.finalize(c, arg, VARIANTS)

@@ -56,8 +56,9 @@ def test_the_code_changes_the_image_and_q_predicts_k_logits():
     assert images.shape == (2, 28, 28, 1)
     assert float(jnp.max(jnp.abs(images[0] - images[1]))) > 1e-3  # same z, two codes
     # Without codes the default grid of codes 0, 1, ..., K-1 is drawn.
-    np.testing.assert_array_equal(export.generate(spec, state.nets["G"].variables, {"z": z}),
-                                  export.generate(spec, state.nets["G"].variables, {"z": z, "label": jnp.array([0, 1])}))
+    g = state.nets["G"].variables
+    np.testing.assert_array_equal(export.generate(spec, g, {"z": z}),
+                                  export.generate(spec, g, {"z": z, "label": jnp.array([0, 1])}))
     logits, code_logits = spec.discriminator.apply(state.nets["D"].variables, images, train=False,
                                                    return_code=True)
     assert logits.shape == (2,) and code_logits.shape == (2, 10)

@@ -66,7 +66,7 @@ def test_the_term_joins_the_generator_loss_and_not_the_discriminator():
     jax.tree.map(np.testing.assert_array_equal, s0.nets["D"].variables["params"],
                  s1.nets["D"].variables["params"])
     diffs = jax.tree.leaves(jax.tree.map(lambda p, q: float(jnp.max(jnp.abs(p - q))),
-                                         s0.nets["G"].variables["params"], s1.nets["G"].variables["params"]))
+                                         s0.nets["G"].params, s1.nets["G"].params))
     assert max(diffs) > 0.0
 
 

@@ -395,8 +395,8 @@ def test_same_seed_same_bits_and_every_phase_updates_its_part():
     a, b = train(0), train(0)
     chex.assert_trees_all_equal(a[-1], b[-1])
     c = train(1)
-    assert not np.array_equal(a[-1].nets["G"].variables["params"]["synthesis"]["b8_conv0"]["weight"],
-                              c[-1].nets["G"].variables["params"]["synthesis"]["b8_conv0"]["weight"])
+    assert not np.array_equal(a[-1].nets["G"].params["synthesis"]["b8_conv0"]["weight"],
+                              c[-1].nets["G"].params["synthesis"]["b8_conv0"]["weight"])
     s0, g_main, g_reg, d_main, d_reg, g_ema = a[:6]
     assert int(g_ema.step) == 1 and int(d_reg.step) == 0 and int(a[-1].step) == 2
     changed = lambda x, y: not np.array_equal(x, y)

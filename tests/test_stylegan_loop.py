@@ -64,7 +64,7 @@ def test_resume_is_bit_exact_with_pl_mean_ema_and_w_avg(straight, image_folder, 
     config = _config(image_folder)
     spec = stylegan.setup(config)
     assert config.num_train_steps == 4
-    assert {"G_reg", "D_reg"} <= set(stylegan_steps.phases(spec, 2))  # regularizers after the resume
+    assert {"G_reg", "D_reg"} <= set(stylegan_steps.phases(spec, 2))  # regularizers, resumed
     workdir = str(tmp_path / "interrupted")
     first = _host(train.train(_config(image_folder, num_train_steps=2), workdir))
     assert int(first.step) == 2

@@ -16,7 +16,8 @@ from absl import flags
 from jaxgan.errors import UserError
 
 
-def optimizer_config(learning_rate: float, b1: float = 0.5, b2: float = 0.999) -> ml_collections.ConfigDict:
+def optimizer_config(learning_rate: float, b1: float = 0.5,
+                     b2: float = 0.999) -> ml_collections.ConfigDict:
     return ml_collections.ConfigDict(
         {"name": "adam", "learning_rate": learning_rate, "b1": b1, "b2": b2, "eps": 1e-8}
     )
@@ -48,7 +49,8 @@ def dataset_config() -> ml_collections.ConfigDict:
         # mnist | fashion_mnist | image_folder | paired_folder | unpaired_folder
         "name": "mnist",
         "data_dir": "",  # IDX files or a folder; '' = $JAXGAN_DATA_DIR or the bundled data/
-        "tfds_dir": "",  # where tfds prepares array_record; '' = $JAXGAN_TFDS_DIR or ~/tensorflow_datasets
+        # where tfds prepares array_record; '' = $JAXGAN_TFDS_DIR or ~/tensorflow_datasets
+        "tfds_dir": "",
         "split": "train",
         "image_size": 28,
         "channels": 1,
@@ -80,7 +82,8 @@ def finalize(
     """Applies the variant named `arg` (flat 'a.b' keys -> values) and locks the config."""
     if arg:
         if arg not in variants:
-            raise UserError(f"unknown config variant {arg!r}; this experiment has {sorted(variants)}")
+            raise UserError(f"unknown config variant {arg!r}; this experiment has "
+                            f"{sorted(variants)}")
         set_keys(config, variants[arg])
     config.lock()
     return config

@@ -38,7 +38,8 @@ _REFERENCE = flags.DEFINE_bool(
     "reference", False, "Score the real test split against the train split (the floor).")
 _DATASET = flags.DEFINE_string(
     "dataset", None, "Dataset for --reference (mnist, fashion_mnist, cifar10).")
-_DATA_DIR = flags.DEFINE_string("data_dir", None, "IDX files of the dataset (default: as training).")
+_DATA_DIR = flags.DEFINE_string(
+    "data_dir", None, "With --reference: the dataset's files (default: found or downloaded).")
 _OUT = flags.DEFINE_string("out", None, "With --reference: JSONL to append to (default: stdout).")
 _INCEPTION = flags.DEFINE_string(
     "inception_weights", None, "pt_inception-2015-12-05-6726825d.pth for *_inception metrics "
@@ -52,12 +53,12 @@ _BN_RECALIBRATE = flags.DEFINE_integer(
     "with N training-mode passes of --batch_size latents (weights unchanged; BigGAN's standing "
     "statistics). Records get generator 'ema_bnN' / 'params_bnN'. 0: as checkpointed.")
 _Z_TRUNCATION = flags.DEFINE_float(
-    "z_truncation", None, "Generators fed N(0, I) latents: score samples of z drawn from N(0, 1) truncated to "
-    "[-T, T] (BigGAN's truncation trick; trades recall for precision). Records get generator "
-    "'ema_zT'.")
+    "z_truncation", None, "Generators fed N(0, I) latents: score samples of z drawn from "
+    "N(0, 1) truncated to [-T, T] (BigGAN's truncation trick; trades recall for precision). "
+    "Records get generator 'ema_zT'.")
 _PSI = flags.DEFINE_float(
-    "truncation_psi", None, "Generators with a W space (StyleGAN): score samples of w_avg + psi * (w - w_avg) "
-    "(the StyleGAN truncation trick). Records get generator 'ema_psiP'.")
+    "truncation_psi", None, "Generators with a W space (StyleGAN): score samples of "
+    "w_avg + psi * (w - w_avg) (the StyleGAN truncation trick). Records get generator 'ema_psiP'.")
 _STEPS = flags.DEFINE_list(
     "steps", None, "Only these checkpoint steps (e.g. 3000 or 1000,3000); implies --once.")
 _CODE_PRIOR = flags.DEFINE_string(

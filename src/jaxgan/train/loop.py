@@ -69,7 +69,8 @@ class _Prefetcher:
 
 
 class _Preemption:
-    """SIGTERM -> save and exit 0. Across processes, JAX's preemption sync point agrees on the step."""
+    """SIGTERM -> save and exit 0. Across processes, JAX's preemption sync point agrees on the
+    step."""
 
     def __init__(self):
         self.requested = False
@@ -107,7 +108,8 @@ def batch_iterator(config, source, spec, position: int) -> data.BatchIterator:
 
 
 def train(config, workdir: str) -> TrainState:
-    """Trains `config` in `workdir`, resuming from its latest checkpoint. Returns the final state."""
+    """Trains `config` in `workdir`, resuming from its latest checkpoint. Returns the final
+    state."""
     if os.path.exists(workdir) and not os.path.isdir(workdir):
         raise UserError(f"--workdir={workdir} is a file; give a directory (new or of a run)")
     mesh = sharding.make_mesh(config.mesh)
