@@ -140,15 +140,28 @@ class JaxStep:
         return metrics
 
 
-def _torch_step(config, torch_threads: int, torch_reference: str):
-    """The PyTorch side for this config's family; ImportError when torch is not installed."""
-    if config.family == "stylegan":
-        from jaxgan.tools import bench_torch_stylegan
-
-        return bench_torch_stylegan.TorchStyleGAN2Step(config, torch_reference, torch_threads)
+def _torch_dcgan(config, torch_threads: int, torch_reference: str):
     from jaxgan.tools import bench_torch
 
     return bench_torch.TorchStep(config, num_threads=torch_threads)
+
+
+def _torch_stylegan2(config, torch_threads: int, torch_reference: str):
+    from jaxgan.tools import bench_torch_stylegan
+
+    return bench_torch_stylegan.TorchStyleGAN2Step(config, torch_reference, torch_threads)
+
+
+# The PyTorch code each family is timed against: PyTorch's DCGAN example, NVlabs' StyleGAN2.
+TORCH_REFERENCES = {"gan": _torch_dcgan, "stylegan": _torch_stylegan2}
+
+
+def _torch_step(config, torch_threads: int, torch_reference: str):
+    """The PyTorch side for this config's family; ImportError when torch is not installed."""
+    if config.family not in TORCH_REFERENCES:
+        raise UserError(f"--compare_torch: no PyTorch reference for family {config.family!r} "
+                        f"(there are references for {', '.join(TORCH_REFERENCES)})")
+    return TORCH_REFERENCES[config.family](config, torch_threads, torch_reference)
 
 
 def _time_phases(step, names: list[str], calls: int, repeats: int) -> dict[str, float]:
