@@ -15,21 +15,24 @@ from jaxgan.families import inputs
 from jaxgan.families.protocol import Field, GeneratorExport, Inputs
 
 
-def condition_examples(export: GeneratorExport, dataset, num: int,
-                       start: int = 0) -> tuple[Inputs, np.ndarray | None]:
-    """The inputs of an image-conditioned generator from its condition split, examples
-    [start, start + num) in order: ({"image": float32 [n, ...]}, target images or None)."""
+def condition_examples(export: GeneratorExport, dataset, num: int, start: int = 0,
+                       split: str | None = None) -> tuple[Inputs, np.ndarray | None]:
+    """The inputs of an image-conditioned generator from its condition split (or `split`),
+    examples [start, start + num) in order: ({"image": float32 [n, ...]}, target images or
+    None)."""
     condition = export.condition
-    source = load_source(dataset, split=condition.split, train=False)
-    n = min(num, len(source) - start)
+    split = split or condition.split
+    source = load_source(dataset, split=split, train=False)
+    length = source.streams.get(condition.field, len(source))
+    n = min(num, length - start)
     if n <= 0:
-        raise ValueError(f"split {condition.split!r} of {source.name} has {len(source)} examples")
+        raise ValueError(f"split {split!r} of {source.name} has {length} examples")
     spec = {condition.field: Field(condition.shape)}
     if condition.target:
         spec[condition.target] = Field(export.image_shape)
     positions = np.arange(start, start + n)
-    batch = to_batch(source.read({s: positions for s in source.streams}, positions), spec,
-                     source.name)
+    indices = {s: positions % source.streams[s] for s in source.streams}
+    batch = to_batch(source.read(indices, positions), spec, source.name)
     target = batch[condition.target] if condition.target else None
     return {"image": batch[condition.field]}, target
 

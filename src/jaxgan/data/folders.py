@@ -25,6 +25,10 @@ import numpy as np
 from jaxgan.errors import UserError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+
+
+class MissingSplit(UserError):
+    """A folder dataset has no images for the split asked for."""
 PREPROCESS = ("square_resize", "resize_crop", "crop")
 _CROP_SALT = 0xC409
 
@@ -168,11 +172,11 @@ class PairedFolderSource:
             self.layout = "aligned"
             self.pairs = [(p, None) for p in image_files(root / split)]
         else:
-            raise UserError(f"paired folder {root}: expected {root}/{split}/ of aligned A|B "
+            raise MissingSplit(f"paired folder {root}: expected {root}/{split}/ of aligned A|B "
                             f"images or {root}/A/{split}/ and {root}/B/{split}/ with matching "
                             "file names")
         if not self.pairs:
-            raise UserError(f"paired folder {root}: no images for split {split!r}")
+            raise MissingSplit(f"paired folder {root}: no images for split {split!r}")
         self.name = f"paired_folder:{root}"
         self.num_classes = 0
         self.streams = {"": len(self.pairs)}
@@ -213,7 +217,7 @@ class UnpairedFolderSource:
             path = root / f"{split}{domain}"
             files = image_files(path) if path.is_dir() else []
             if not files:
-                raise UserError(f"unpaired folder {root}: no images in {path} (CycleGAN's "
+                raise MissingSplit(f"unpaired folder {root}: no images in {path} (CycleGAN's "
                                 "layout: trainA/, trainB/, testA/, testB/)")
             self.files[domain] = files
         self.name = f"unpaired_folder:{root}"

@@ -118,9 +118,11 @@ def read_all(source: Source, field: str, chunk: int = 512) -> np.ndarray:
         raise UserError(f"dataset {source.name} has no field {field!r}; it has "
                         f"{', '.join(source.fields)}")
     streams = list(source.streams)
-    n = min(source.streams.values())
+    # A field that is a stream of its own (an unpaired domain) is read to its own length.
+    n = source.streams.get(field, min(source.streams.values()))
     parts = []
     for start in range(0, n, chunk):
         positions = np.arange(start, min(n, start + chunk))
-        parts.append(source.read({s: positions for s in streams}, positions)[field])
+        indices = {s: positions % source.streams[s] for s in streams}
+        parts.append(source.read(indices, positions)[field])
     return np.concatenate(parts)

@@ -150,12 +150,12 @@ class Evaluator:
         ds = self.config.dataset
         condition = self.export.condition
         self.reference_split = condition.split if condition else ds.split
-        self.reference_field = (condition.target if condition else "image")
+        self.reference_field = (condition.reference if condition else "image")
         self.extractors, self.references = {}, {}
         for kind in sorted({m.extractor for m in self.metrics} - {NO_EXTRACTOR}):
-            if condition is not None and not condition.target:
-                raise UserError(f"{kind} metrics compare with real targets; this generator's "
-                                "data has none")
+            if condition is not None and not condition.reference:
+                raise UserError(f"{kind} metrics compare with real images of the output domain; "
+                                "this generator's data has none")
             extractor = load_extractor(kind, dataset=ds.name, classifier_path=classifier_dir,
                                        inception_weights=inception)
             self.extractors[kind] = extractor

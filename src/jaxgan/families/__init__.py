@@ -13,7 +13,8 @@ import importlib
 from jaxgan.errors import UserError
 from jaxgan.families.protocol import Family
 
-BUILT_IN = {"gan": "jaxgan.families.gan", "stylegan": "jaxgan.families.stylegan"}
+BUILT_IN = {"gan": "jaxgan.families.gan", "stylegan": "jaxgan.families.stylegan",
+            "pix2pix": "jaxgan.families.pix2pix", "cyclegan": "jaxgan.families.cyclegan"}
 
 
 def get(name: str) -> Family:

@@ -83,13 +83,20 @@ class WSpace:
 @dataclasses.dataclass(frozen=True)
 class Condition:
     """An image-conditioned generator's inputs come from a dataset split: batch field `field`
-    (fed to the generator as inputs["image"]); `target`, when the data has it, is the image it
-    should produce (paired metrics: L1, PSNR, SSIM)."""
+    (fed to the generator as inputs["image"]). `target`, when the data has it, is the image each
+    input should become (paired metrics: L1, PSNR, SSIM); `domain` is the field of real images
+    of the output domain, the reference of distribution metrics (FID, KID, PR); by default the
+    target."""
 
     field: str
     shape: tuple[int, int, int]  # of the input image
     target: str | None = None
     split: str = "test"
+    domain: str | None = None
+
+    @property
+    def reference(self) -> str | None:
+        return self.domain or self.target
 
 
 class RunReader(Protocol):
@@ -145,6 +152,9 @@ class GeneratorExport:
     code_priors: Mapping[str, CodePrior] = dataclasses.field(default_factory=dict)
     # (variables, key, passes, batch_size) -> variables with re-estimated BatchNorm statistics
     recalibrate: Callable[..., Variables] | None = None
+    # An image input's height and width must be multiples of this (a fully convolutional
+    # generator's total stride); `jaxgan.translate` pads to it and crops back.
+    size_multiple: int = 1
 
     @property
     def label_count(self) -> int:

@@ -18,6 +18,7 @@ from jax.experimental import multihost_utils
 
 from jaxgan import config_lib, data, generation, sharding
 from jaxgan.checkpoint import Checkpointer
+from jaxgan.data.folders import MissingSplit
 from jaxgan.errors import UserError
 from jaxgan.state import TrainState
 from jaxgan.train.metric_writer import MetricWriter, Progress
@@ -147,8 +148,15 @@ def train(config, workdir: str) -> TrainState:
     sample_key = jax.random.fold_in(jax.random.key(config.seed), SAMPLE_KEY)
     sample_inputs = sample_target = None
     if program.export.condition is not None:
-        sample_inputs, sample_target = generation.condition_examples(
-            program.export, config.dataset, config.num_sample_images)
+        try:  # a fixed held-out batch; the first training examples when there is no such split
+            sample_inputs, sample_target = generation.condition_examples(
+                program.export, config.dataset, config.num_sample_images)
+        except MissingSplit:
+            _say(f"sample grids show training examples: the {program.export.condition.split} "
+                 "split cannot be read")
+            sample_inputs, sample_target = generation.condition_examples(
+                program.export, config.dataset, config.num_sample_images,
+                split=config.dataset.split)
     else:
         sample_inputs = generation.fixed_inputs(program.export, config.dataset, sample_key,
                                                 config.num_sample_images)
