@@ -15,7 +15,7 @@ from conftest import REPO, load_experiment, override
 from PIL import Image
 from test_cli import assert_one_line_error, run_cli
 
-from jaxgan import train
+from jaxgan import families, train
 from jaxgan.data import idx
 from jaxgan.families import cyclegan
 from jaxgan.translate import pad_to
@@ -100,6 +100,42 @@ def test_cyclegan_resumes_bit_exactly_with_its_pools(folders, tmp_path):
     # The pools were checkpointed: full (3 images) from step 2 on, batches of 2.
     assert int(first.extra["pool_A"]["count"]) == 3 and int(resumed.extra["pool_A"]["count"]) == 3
     assert set(resumed.nets) == {"G_A", "G_B", "D_A", "D_B"}
+
+
+@pytest.mark.parametrize("experiment, data", [("pix2pix", "paired"), ("cyclegan", "unpaired")])
+def test_four_device_mesh_matches_one_device(folders, tmp_path, experiment, data):
+    assert jax.device_count() == 4
+
+    def config(devices):
+        return override(load_experiment(experiment), **{
+            "dataset.data_dir": str(folders / data), "batch_size": 4, "num_train_steps": 2,
+            "mesh.data": devices})
+
+    one = _host(train.train(config(1), str(tmp_path / "one")))
+    four = _host(train.train(config(-1), str(tmp_path / "four")))
+    instance_norm = one.nets["G" if experiment == "pix2pix" else "G_A"].variables.keys() \
+        == {"params"}
+
+    def compared(tree):
+        # A convolution's bias in front of an InstanceNorm is cancelled by it: its gradient is
+        # rounding noise, which Adam scales to +-lr steps, so it differs between meshes and
+        # changes no output (the outputs are compared below).
+        return {jax.tree_util.keystr(p): v for p, v in
+                jax.tree_util.tree_flatten_with_path(tree)[0]
+                if not (instance_norm and jax.tree_util.keystr(p).endswith("['bias']"))}
+
+    for name in one.nets:
+        chex.assert_trees_all_close(compared(one.nets[name].variables),
+                                    compared(four.nets[name].variables), atol=2e-5, rtol=1e-4)
+    chex.assert_trees_all_close(one.extra, four.extra, atol=2e-5, rtol=1e-4)
+    cfg = config(1)
+    family = families.get(cfg.family)
+    x = {"image": jnp.asarray(np.linspace(-1, 1, 2 * 32 * 32).reshape(2, 32, 32, 1),
+                              jnp.float32)}
+    for name, export in family.generators(family.setup(cfg)).items():
+        a, b = (export.generate(s.nets[name].variables, x, jax.random.key(0))
+                for s in (one, four))
+        np.testing.assert_allclose(a, b, atol=1e-4)
 
 
 def test_cyclegan_cli_samples_and_translates_both_ways(folders, tmp_path):
