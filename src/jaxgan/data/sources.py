@@ -51,14 +51,17 @@ class ArraySource:
 
 
 class SuperResolutionSource:
-    """Fields `hr` (the base source's image: a crop at the file's resolution) and `lr` (made from
-    it on the fly by `degrade.degrade` with the dataset's `lr_scale` and `degradation`)."""
+    """Fields `hr` (the base source's image: a crop at the file's resolution; array data smaller
+    than `image_size`, like 28x28 MNIST in a 32x32 run, padded with black around the centre
+    first) and `lr` (made from it on the fly by `degrade.degrade` with the dataset's `lr_scale`
+    and `degradation`)."""
 
-    def __init__(self, base, scale: int, degradation: str):
+    def __init__(self, base, scale: int, degradation: str, image_size: int = 0):
         if "image" not in base.fields:
             raise UserError(f"dataset.lr_scale needs a source of images, not {base.name}")
         degrade.check(degradation, scale)
         self.base, self.scale, self.degradation = base, scale, degradation
+        self.image_size = image_size
         self.name = f"{base.name}+lr_x{scale}_{degradation}"
         self.num_classes = 0
         self.fields = ("lr", "hr")
@@ -69,6 +72,11 @@ class SuperResolutionSource:
 
     def read(self, indices: dict[str, np.ndarray], positions: np.ndarray) -> dict[str, np.ndarray]:
         hr = self.base.read(indices, positions)["image"]
+        h, w = hr.shape[1:3]
+        size = self.image_size
+        if size and h <= size and w <= size and (size - h) % 2 == 0 and (size - w) % 2 == 0:
+            ph, pw = (size - h) // 2, (size - w) // 2
+            hr = np.pad(hr, ((0, 0), (ph, ph), (pw, pw), (0, 0)))
         return {"hr": hr, "lr": degrade.degrade(hr, self.scale, self.degradation)}
 
 
@@ -108,7 +116,8 @@ def load_source(dataset, *, split: str | None = None, train: bool = True, seed: 
         raise UserError(f"unknown dataset.name {dataset.name!r}; choose one of "
                         f"{arrays.ARRAY_DATASETS + tuple(FOLDER_SOURCES)}")
     if dataset.lr_scale:
-        source = SuperResolutionSource(source, dataset.lr_scale, dataset.degradation)
+        source = SuperResolutionSource(source, dataset.lr_scale, dataset.degradation,
+                                       dataset.image_size)
     return source
 
 

@@ -14,7 +14,8 @@ from jaxgan.errors import UserError
 from jaxgan.families.protocol import Family
 
 BUILT_IN = {"gan": "jaxgan.families.gan", "stylegan": "jaxgan.families.stylegan",
-            "pix2pix": "jaxgan.families.pix2pix", "cyclegan": "jaxgan.families.cyclegan"}
+            "pix2pix": "jaxgan.families.pix2pix", "cyclegan": "jaxgan.families.cyclegan",
+            "srgan": "jaxgan.families.srgan"}
 
 
 def get(name: str) -> Family:

@@ -1,0 +1,132 @@
+"""The super-resolution family through the real loop and CLI: the presets' reference parameter
+counts (dry run), the two stages with a bit-exact resume across their boundary, the fresh Adam
+and EMA of the GAN stage, the relativistic average loss against hand-computed values, the paired
+augmentation, evaluation with the Y-channel protocol, and the mistakes a user can make."""
+
+import json
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import REPO, load_experiment, override
+from test_cli import assert_one_line_error, run_cli
+
+from jaxgan import train
+from jaxgan.families import srgan
+
+SRGAN = f"--config={REPO / 'experiments' / 'srgan.py'}"
+
+
+@pytest.mark.parametrize("variant, counts", [
+    # SRGAN paper's SRResNet and discriminator (96x96), BasicSR's RRDBNet and
+    # VGGStyleDiscriminator (128x128): tests/test_super_resolution_models.py tallies them.
+    ("srresnet_x4", {"params/G": 1_549_462, "params/D": 23_565_505}),
+    ("srgan_x4", {"params/G": 1_549_462, "params/D": 23_565_505}),
+    ("esrgan_x4", {"params/G": 16_697_987, "params/D": 14_499_401}),
+])
+def test_presets_pass_the_preflight_with_the_reference_counts(variant, counts, tmp_path):
+    # The VGG19 weights file is not here: the dry run builds the networks without it.
+    run_cli("jaxgan.main", f"{SRGAN}:{variant}", f"--workdir={tmp_path}", "--dry_run",
+            "--config.loss.perceptual=none")
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert {k: summary[k] for k in counts} == counts
+
+
+def _host(state):
+    return jax.tree.map(np.asarray, jax.device_get(state))
+
+
+def _config(**overrides):
+    return override(load_experiment("srgan"), **{"mesh.data": 1, **overrides})
+
+
+def test_resume_across_the_stage_boundary_is_bit_exact(tmp_path):
+    straight = _host(train.train(_config(), str(tmp_path / "straight")))
+    for stop in (1, 3):  # inside pretraining, inside the GAN stage
+        interrupted = str(tmp_path / f"at{stop}")
+        train.train(_config(num_train_steps=stop), interrupted)
+        resumed = _host(train.train(_config(), interrupted))
+        chex.assert_trees_all_equal(straight, resumed)
+    # The frozen LeNet is in the state, untrained, and not saved.
+    assert set(straight.nets) == {"G", "D", "lenet"} and not straight.nets["lenet"].trainable
+    items = {p.name for p in (tmp_path / "straight" / "checkpoints").glob("*/*")}
+    assert "net_G" in items and not any("lenet" in item for item in items)
+
+
+def test_the_gan_stage_restarts_adam_and_the_ema_from_g(tmp_path):
+    pre = _host(train.train(_config(num_train_steps=2), str(tmp_path / "run")))
+    gan = _host(train.train(_config(num_train_steps=3), str(tmp_path / "run")))
+    count = lambda s: int(next(x for x in s.nets["G"].opt_state if hasattr(x, "count")).count)
+    assert count(pre) == 2 and count(gan) == 1  # a fresh Adam took one step
+    decay = 0.999
+    # The EMA restarted from G's weights before this step's update.
+    before, after = pre.nets["G"].params, gan.nets["G"].params
+    expected = jax.tree.map(lambda b, a: decay * b + (1 - decay) * a, before, after)
+    chex.assert_trees_all_close(gan.ema["G"]["params"], expected, atol=1e-6)
+    assert not jax.tree.all(jax.tree.map(np.array_equal, pre.nets["D"].params,
+                                         gan.nets["D"].params))  # D trains in the GAN stage
+    pre_d = _host(train.train(_config(num_train_steps=1), str(tmp_path / "one")))
+    chex.assert_trees_all_equal(pre_d.nets["D"].params, pre.nets["D"].params)  # not before
+
+
+def test_relativistic_average_losses_by_hand():
+    real, fake = jnp.array([2.0, 0.0]), jnp.array([1.0, -1.0])
+    # mean(fake) = 0, mean(real) = 1: real - mean(fake) = [2, 0], fake - mean(real) = [0, -2]
+    softplus = lambda x: np.log1p(np.exp(x))
+    bce_one = lambda x: np.mean(softplus(-np.asarray(x)))  # -log sigmoid(x)
+    bce_zero = lambda x: np.mean(softplus(np.asarray(x)))  # -log(1 - sigmoid(x))
+    d = 0.5 * (bce_one([2.0, 0.0]) + bce_zero([0.0, -2.0]))
+    g = 0.5 * (bce_zero([2.0, 0.0]) + bce_one([0.0, -2.0]))
+    assert float(srgan.discriminator_loss("ragan", real, fake)) == pytest.approx(d, rel=1e-6)
+    assert float(srgan.generator_adversarial("ragan", real, fake)) == pytest.approx(g, rel=1e-6)
+    assert float(srgan.generator_adversarial("standard", real, fake)) == pytest.approx(
+        bce_one([1.0, -1.0]), rel=1e-6)
+    assert float(srgan.discriminator_loss("standard", real, fake)) == pytest.approx(
+        bce_one([2.0, 0.0]) + bce_zero([1.0, -1.0]), rel=1e-6)
+
+
+def test_augmentation_moves_each_pair_together():
+    hr = jax.random.uniform(jax.random.key(0), (64, 8, 8, 1))
+    lr = hr.reshape(64, 2, 4, 2, 4, 1).mean(axis=(2, 4))  # a degradation that commutes
+    lr_aug, hr_aug = srgan.augment(jax.random.key(1), lr, hr)
+    np.testing.assert_allclose(hr_aug.reshape(64, 2, 4, 2, 4, 1).mean(axis=(2, 4)), lr_aug,
+                               atol=1e-6)
+    kinds = {(bool(jnp.array_equal(h, x)), bool(jnp.array_equal(h, x[::-1])),
+              bool(jnp.array_equal(h, x.T))) for h, x in zip(hr_aug[..., 0], hr[..., 0])}
+    assert len(kinds) >= 3  # unchanged, flipped, transposed (and both) all occur
+
+
+def test_cli_trains_scores_and_samples(tmp_path):
+    workdir = tmp_path / "sr"
+    run_cli("jaxgan.main", f"{SRGAN}:smoke", f"--workdir={workdir}")
+    metrics = [json.loads(line) for line in (workdir / "metrics.jsonl").open()]
+    assert "g_lenet" in metrics[-1] and "d_loss" in metrics[-1] and "d_loss" not in metrics[0]
+    run_cli("jaxgan.evaluate", f"--workdir={workdir}", "--once", "--num_samples=16",
+            "--metrics=psnr_y_crop4,ssim,fid_lenet")
+    records = {r["metric"]: r for r in map(json.loads, (workdir / "eval" / "metrics.jsonl")
+                                          .open())}
+    assert set(records) == {"psnr_y_crop4", "ssim", "fid_lenet"}
+    assert records["psnr_y_crop4"]["paired_protocol"]
+
+
+def test_mistakes_are_one_line(tmp_path):
+    proc = run_cli("jaxgan.main", f"{SRGAN}:smoke", f"--workdir={tmp_path / 'a'}",
+                   "--config.loss.perceptual=vgg19", check=False)
+    assert_one_line_error(proc, "needs torchvision's VGG19 weights")
+    proc = run_cli("jaxgan.main", f"{SRGAN}:smoke", f"--workdir={tmp_path / 'b'}",
+                   "--config.loss.perceptual=vgg19", f"--config.loss.vgg19_weights={tmp_path}/x",
+                   check=False)
+    assert_one_line_error(proc, "VGG19 weights not found")
+    proc = run_cli("jaxgan.main", f"{SRGAN}:smoke", f"--workdir={tmp_path / 'c'}",
+                   "--config.dataset.image_size=30", check=False)
+    assert_one_line_error(proc, "not divisible by dataset.lr_scale 4")
+    assert not (tmp_path / "c" / "checkpoints").exists()
+
+
+def test_optimizers_share_one_state_structure():
+    spec = srgan.setup(_config())
+    params = {"w": jnp.zeros(3)}
+    assert jax.tree.structure(spec.pretrain_tx.init(params)) == jax.tree.structure(
+        spec.g_tx.init(params))
