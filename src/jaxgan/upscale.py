@@ -137,14 +137,14 @@ def scale_of(export) -> int:
 def upscale(workdir: str, source: str, output: str, tile: int = 0,
             overlap: int = DEFAULT_OVERLAP, step: int | None = None, weights: str = "auto",
             network: str | None = None) -> list[str]:
-    from jaxgan import api, families
-    from jaxgan.workdir import load_config
-
     check_flags(tile, overlap)
     files = input_files(source, output)
     names = output_names(files, source)
     for path in files:
         check_image(path)
+    from jaxgan import api, families  # jax: only once the flags and files are good
+    from jaxgan.workdir import load_config
+
     config = load_config(workdir)
     family = families.get(config.family)
     network, export = choose_network(family, family.setup(config), network)
@@ -170,8 +170,10 @@ def upscale(workdir: str, source: str, output: str, tile: int = 0,
         x = read_image(path, channels).astype(np.float32) / 127.5 - 1.0
         padded += x.shape[0] % multiple != 0 or x.shape[1] % multiple != 0
         if tile:
-            out = tiling.upscale_tiled(fn, x, scale, tile, overlap, multiple,
-                                       on_tile=lambda k, n, line=line: progress(f"{line} tile {k}/{n}"))
+            def on_tile(done: int, total: int, line: str = line) -> None:
+                progress(f"{line} tile {done}/{total}")
+
+            out = tiling.upscale_tiled(fn, x, scale, tile, overlap, multiple, on_tile)
         else:
             out = tiling.upscale_whole(fn, x, scale, multiple)
         target = pathlib.Path(output) / name
