@@ -14,6 +14,7 @@ from conftest import REPO, load_experiment, override
 from PIL import Image
 from test_cli import assert_one_line_error, run_cli
 
+import jaxgan
 from jaxgan import train
 from jaxgan.families import srgan
 
@@ -110,6 +111,19 @@ def test_cli_trains_scores_and_samples(tmp_path):
                                           .open())}
     assert set(records) == {"psnr_y_crop4", "ssim", "fid_lenet"}
     assert records["psnr_y_crop4"]["paired_protocol"]
+    # The bicubic baseline, scored by the same code: recomputed here from the test split.
+    run_cli("jaxgan.evaluate", f"--workdir={workdir}", "--once", "--num_samples=16",
+            "--metrics=psnr", "--generator=bicubic")
+    bicubic = [r for r in map(json.loads, (workdir / "eval" / "metrics.jsonl").open())
+               if r["generator"] == "bicubic"]
+    assert [(r["metric"], r["step"]) for r in bicubic] == [("psnr", 2), ("psnr", 4)]
+    assert bicubic[0]["value"] == bicubic[1]["value"]  # the weights play no part
+    inputs, targets = jaxgan.load(str(workdir)).examples(16)
+    to_u8 = lambda x: np.clip(np.rint((np.asarray(x, float) + 1) * 127.5), 0, 255)
+    up = np.stack([np.asarray(Image.fromarray(to_u8(x)[..., 0].astype(np.uint8)).resize(
+        (32, 32), Image.Resampling.BICUBIC), float) for x in inputs["image"]])
+    mse = np.mean((up - to_u8(targets)[..., 0]) ** 2, axis=(1, 2))
+    assert bicubic[0]["value"] == pytest.approx(np.mean(10 * np.log10(255.0**2 / mse)), rel=1e-6)
     # upscale: any size, gray or colour (to this gray model), whole and in blended tiles.
     inputs = tmp_path / "in"
     inputs.mkdir()

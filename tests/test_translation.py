@@ -85,6 +85,9 @@ def test_pix2pix_trains_scores_and_translates(folders, tmp_path):
     proc = run_cli("jaxgan.translate", f"--workdir={workdir}", f"--input={inputs}",
                    f"--output={tmp_path / 'x'}", "--direction=BtoA", check=False)
     assert_one_line_error(proc, "--direction=BtoA: this run translates AtoB only")
+    proc = run_cli("jaxgan.evaluate", f"--workdir={workdir}", "--once", "--generator=bicubic",
+                   check=False)
+    assert_one_line_error(proc, "does not upscale its input image by an integer factor")
 
 
 def test_cyclegan_resumes_bit_exactly_with_its_pools(folders, tmp_path):

@@ -70,8 +70,10 @@ _CODE_PRIOR = flags.DEFINE_string(
 _NETWORK = flags.DEFINE_string(
     "network", None, "Which of the model's generators to score (e.g. G_BA); default its first.")
 _GENERATOR = flags.DEFINE_enum(
-    "generator", "auto", ["auto", "ema", "params"], "Which generator to score: the EMA one when "
-    "the model keeps it (auto), or the trained weights themselves (params).")
+    "generator", "auto", ["auto", "ema", "params", "bicubic"], "Which generator to score: the "
+    "EMA one when the model keeps it (auto), or the trained weights themselves (params); "
+    "bicubic: a super-resolution model's inputs upscaled by PIL's bicubic filter, the "
+    "baseline to beat, scored by the same code.")
 
 
 def main(argv: list[str]) -> None:

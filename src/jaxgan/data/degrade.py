@@ -37,3 +37,17 @@ def degrade(hr_BxHxWxC: np.ndarray, scale: int, degradation: str = "bicubic") ->
         small = im.resize((w // scale, h // scale), Image.Resampling.BICUBIC)
         out[i] = np.asarray(small, np.uint8).reshape(h // scale, w // scale, c)
     return out
+
+
+def upscale_bicubic(lr_BxHxWxC: np.ndarray, scale: int) -> np.ndarray:
+    """uint8 [B, H, W, C] -> uint8 [B, H scale, W scale, C] with PIL's bicubic filter: the
+    baseline a super-resolution network has to beat (`jaxgan.evaluate --generator=bicubic`)."""
+    from PIL import Image
+
+    b, h, w, c = lr_BxHxWxC.shape
+    out = np.empty((b, h * scale, w * scale, c), np.uint8)
+    for i, image in enumerate(lr_BxHxWxC):
+        im = Image.fromarray(image[..., 0] if c == 1 else image)
+        big = im.resize((w * scale, h * scale), Image.Resampling.BICUBIC)
+        out[i] = np.asarray(big, np.uint8).reshape(h * scale, w * scale, c)
+    return out

@@ -53,7 +53,7 @@ EVAL_SEED = 0x5EED  # latents of the generated sets; fixed so scores compare acr
 class Options:
     """How to draw from the generator: which weights and which tricks (all recorded)."""
 
-    generator: str = "auto"  # auto | ema | params
+    generator: str = "auto"  # auto | ema | params | bicubic (a super-resolution baseline)
     network: str | None = None  # which export (default: the family's first)
     bn_recalibrate: int = 0
     z_truncation: float | None = None
@@ -129,8 +129,9 @@ class Evaluator:
         self.spec = self.family.setup(self.config)
         self.export_name, self.export = choose_export(self.family, self.spec, options.network)
         self.abstract = jax.eval_shape(lambda: self.family.init(self.spec, self.config.seed))
+        bicubic = options.generator == "bicubic"
         self.item, self.abstract_generator, weights = weights_item(
-            self.abstract, self.export, options.generator)
+            self.abstract, self.export, "auto" if bicubic else options.generator)
         self.default_weights = "ema" if self.export.network in self.abstract.ema else "params"
         if metric_names is None:
             metric_names = default_metrics(self.config.dataset.name,
@@ -143,6 +144,8 @@ class Evaluator:
         self.code_prior = self._code_prior(options.code_prior)
         self.generate = jax.jit(functools.partial(self.export.generate,
                                                   truncation=options.truncation_psi))
+        if bicubic:
+            self.generator_name, self.generate = "bicubic", self._bicubic()
         self._real_images = None
         self.records = RecordFile(os.path.join(workdir, "eval", "metrics.jsonl"))
         self.checkpoints = Checkpointer(workdir, keep=1, read_only=True)
@@ -161,6 +164,28 @@ class Evaluator:
             self.extractors[kind] = extractor
             self.references[kind] = references.reference_outputs(
                 extractor, ds, self.reference_split, self.reference_field)
+
+    def _bicubic(self):
+        """(variables, batch) -> the batch's input images upscaled by PIL's bicubic filter."""
+        from jaxgan.data.degrade import upscale_bicubic
+        from jaxgan.evaluation.metrics.paired import to_uint8
+
+        condition = self.export.condition
+        size, out = (condition.shape if condition else None), self.export.image_shape
+        if (condition is None or out[0] % size[0] or out[1] % size[1]
+                or out[0] // size[0] != out[1] // size[1] or out[0] == size[0]
+                or out[2] != size[2]):
+            raise UserError("--generator=bicubic scores a super-resolution model's inputs "
+                            "upscaled by bicubic interpolation: this generator does not upscale "
+                            "its input image by an integer factor")
+        scale = out[0] // size[0]
+
+        def generate(variables, batch):
+            del variables
+            big = upscale_bicubic(to_uint8(np.asarray(batch["image"])), scale)
+            return big.astype(np.float32) / 127.5 - 1.0
+
+        return generate
 
     def _check_metrics(self) -> None:
         conditional = [m.name for m in self.metrics if m.conditional]
