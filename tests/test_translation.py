@@ -207,7 +207,7 @@ def test_translation_mistakes_are_one_line(folders, tmp_path):
     Image.fromarray(np.zeros((32, 32), np.uint8)).save(empty / "trainA" / "0.png")
     proc = run_cli("jaxgan.main", f"{CYCLEGAN}:smoke", f"--workdir={tmp_path / 'b'}",
                    f"--config.dataset.data_dir={empty}", check=False)
-    assert_one_line_error(proc, "no images in")
+    assert_one_line_error(proc, f"no images in {empty / 'trainB'}")
     for split in ("train", "test"):
         (tmp_path / "odd" / split).mkdir(parents=True)
         Image.fromarray(np.zeros((32, 65), np.uint8)).save(tmp_path / "odd" / split / "0.png")

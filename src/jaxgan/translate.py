@@ -23,15 +23,22 @@ from absl import flags
 from jaxgan import cli, images
 from jaxgan.errors import UserError
 
-_WORKDIR = flags.DEFINE_string("workdir", None, "The training run's workdir.")
-_INPUT = flags.DEFINE_string("input", None, "An image file or a folder of images.")
-_OUTPUT = flags.DEFINE_string("output", None, "Folder for the translated images.")
-_DIRECTION = flags.DEFINE_enum("direction", None, ["AtoB", "BtoA"],
-                               "Which way to translate (default: the model's first generator).")
-_STEP = flags.DEFINE_integer("step", None, "Checkpoint step (default: latest).")
-_SHEET = flags.DEFINE_bool("sheet", False, "Also write input|output side-by-side sheets.")
-_WEIGHTS = flags.DEFINE_enum("weights", "auto", ["auto", "ema", "params"],
-                             "The EMA weights when the run keeps them (auto), or the trained.")
+FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+    """The command's flags (defined only when it runs, so that importing this module for its
+    functions defines none)."""
+    flags.DEFINE_string("workdir", None, "The training run's workdir.")
+    flags.DEFINE_string("input", None, "An image file or a folder of images.")
+    flags.DEFINE_string("output", None, "Folder for the translated images.")
+    flags.DEFINE_enum("direction", None, ["AtoB", "BtoA"],
+                      "Which way to translate (default: the model's first generator).")
+    flags.DEFINE_integer("step", None, "Checkpoint step (default: latest).")
+    flags.DEFINE_bool("sheet", False, "Also write input|output side-by-side sheets.")
+    flags.DEFINE_enum("weights", "auto", ["auto", "ema", "params"],
+                      "The EMA weights when the run keeps them (auto), or the trained.")
+
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
@@ -131,11 +138,12 @@ def translate(workdir: str, source: str, output: str, direction: str | None = No
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise UserError(f"unexpected arguments: {argv[1:]}")
-    if not (_WORKDIR.value and _INPUT.value and _OUTPUT.value):
+    if not (FLAGS.workdir and FLAGS.input and FLAGS.output):
         raise UserError("--workdir, --input and --output are required")
-    translate(_WORKDIR.value, _INPUT.value, _OUTPUT.value, _DIRECTION.value, _STEP.value,
-              _SHEET.value, _WEIGHTS.value)
+    translate(FLAGS.workdir, FLAGS.input, FLAGS.output, FLAGS.direction, FLAGS.step,
+              FLAGS.sheet, FLAGS.weights)
 
 
 if __name__ == "__main__":
+    define_flags()
     cli.run(main, "jaxgan.translate")

@@ -6,4 +6,5 @@ from jaxgan import cli
 from jaxgan.tools import translation_data
 
 if __name__ == "__main__":
+    translation_data.define_flags()
     cli.run(translation_data.main, "jaxgan.translation_data")

@@ -6,4 +6,5 @@ from jaxgan import cli
 from jaxgan.tools import translation_score
 
 if __name__ == "__main__":
+    translation_score.define_flags()
     cli.run(translation_score.main, "jaxgan.translation_score")

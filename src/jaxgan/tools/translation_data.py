@@ -71,18 +71,22 @@ _CITATIONS = {"mnist": "LeCun, Cortes, Burges. The MNIST database of handwritten
               "fashion_mnist": "Xiao, Rasul, Vollgraf. Fashion-MNIST, arXiv:1708.07747, 2017."}
 _CHUNK = 2048  # images transformed at once: bounds the memory of the int64 intermediates
 
-_TASK = flags.DEFINE_string("task", None, "edges2fashion, thin2thick_mnist or sneakers2boots.")
-_OUT = flags.DEFINE_string("out", None, "The folder to write (new, or empty).")
-_DATA_DIR = flags.DEFINE_string(
-    "data_dir", None, "The folder of the source dataset's four gzipped IDX files (or its parent "
-    "with mnist/ or fashion_mnist/ below it); default $JAXGAN_DATA_DIR, the MNIST bundled with "
-    "the repository, the download cache. Nothing is downloaded.")
-_IMAGE_SIZE = flags.DEFINE_integer(
-    "image_size", 32, "Side of the square canvas the 28x28 images are centred on (>= 28).")
-_MAX_TRAIN = flags.DEFINE_integer("max_train", 0, "Keep the first N images of each train "
-                                  "folder (0: all).")
-_MAX_TEST = flags.DEFINE_integer("max_test", 0, "Keep the first N images of each test folder "
-                                 "(0: all).")
+FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+    """The command's flags (defined only when it runs, so that importing this module defines
+    none)."""
+    flags.DEFINE_string("task", None, "edges2fashion, thin2thick_mnist or sneakers2boots.")
+    flags.DEFINE_string("out", None, "The folder to write (new, or empty).")
+    flags.DEFINE_string(
+        "data_dir", None, "The folder of the source dataset's four gzipped IDX files (or its "
+        "parent with mnist/ or fashion_mnist/ below it); default $JAXGAN_DATA_DIR, the MNIST "
+        "bundled with the repository, the download cache. Nothing is downloaded.")
+    flags.DEFINE_integer(
+        "image_size", 32, "Side of the square canvas the 28x28 images are centred on (>= 28).")
+    flags.DEFINE_integer("max_train", 0, "Keep the first N images of each train folder (0: all).")
+    flags.DEFINE_integer("max_test", 0, "Keep the first N images of each test folder (0: all).")
 
 
 # Transforms: uint8 canvases [N, H, W] -> uint8 images.
@@ -414,9 +418,9 @@ def write_task(task_name: str, out: str, data_dir: str | None = None, image_size
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise UserError(f"unexpected arguments {' '.join(argv[1:])}; give --task= and --out=")
-    if not _TASK.value or not _OUT.value:
+    if not FLAGS.task or not FLAGS.out:
         raise UserError(f"give --task=TASK (one of {', '.join(TASKS)}) and --out=DIR")
-    meta = write_task(_TASK.value, _OUT.value, _DATA_DIR.value, _IMAGE_SIZE.value,
-                      _MAX_TRAIN.value, _MAX_TEST.value)
+    meta = write_task(FLAGS.task, FLAGS.out, FLAGS.data_dir, FLAGS.image_size,
+                      FLAGS.max_train, FLAGS.max_test)
     counts = ", ".join(f"{name} {f['count']:,}" for name, f in meta["folders"].items())
-    print(f"{meta['task']} written to {_OUT.value}: {counts}")
+    print(f"{meta['task']} written to {FLAGS.out}: {counts}")

@@ -42,15 +42,22 @@ from jaxgan.errors import UserError
 EVAL_SEED = 0x5EED
 BATCH = 250
 
-_WORKDIR = flags.DEFINE_list("workdir", [], "Run workdirs to score (comma-separated).")
-_DATA = flags.DEFINE_string("data", None, "The benchmark folder (with meta.json).")
-_NETWORK = flags.DEFINE_string(
-    "network", None, "Which generator: G_A (A to B) or G_B of a CycleGAN run; default the "
-    "run's first (a Pix2Pix run has one).")
-_STEP = flags.DEFINE_integer("step", None, "Checkpoint step (default: latest).")
-_NUM = flags.DEFINE_integer("num", 0, "Score the first N test images (0: all).")
-_IDENTITY = flags.DEFINE_bool("identity", False, "Score the identity map as a baseline.")
-_SHEET = flags.DEFINE_string("sheet", None, "Write a figure of the first 8 test images here.")
+FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+    """The command's flags (defined only when it runs)."""
+    flags.DEFINE_list("workdir", [], "Run workdirs to score (comma-separated).")
+    flags.DEFINE_string("data", None, "The benchmark folder (with meta.json).")
+    flags.DEFINE_string(
+        "network", None, "Which generator: G_A (A to B) or G_B of a CycleGAN run; default the "
+        "run's first (a Pix2Pix run has one).")
+    flags.DEFINE_integer("step", None, "Checkpoint step (default: latest).")
+    flags.DEFINE_integer("num", 0, "Score the first N test images (0: all).")
+    flags.DEFINE_bool("identity", False, "Score the identity map as a baseline.")
+    flags.DEFINE_string("sheet", None, "Write a figure of the first 8 test images here.")
+
+
 _SHEET_ROWS = 8
 
 
@@ -240,23 +247,22 @@ def write_sheet(path: str, ts: TestSet, outputs: list[np.ndarray]) -> None:
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise UserError(f"unexpected arguments: {argv[1:]}")
-    if not _DATA.value:
+    if not FLAGS.data:
         raise UserError("--data is required: the benchmark folder written by "
                         "python -m jaxgan.translation_data")
-    if not _WORKDIR.value and not _IDENTITY.value:
+    if not FLAGS.workdir and not FLAGS.identity:
         raise UserError("give --workdir=RUN[,RUN...] or --identity")
-    if _NUM.value < 0:
-        raise UserError(f"--num must be >= 0 (0: every test image), not {_NUM.value}")
+    if FLAGS.num < 0:
+        raise UserError(f"--num must be >= 0 (0: every test image), not {FLAGS.num}")
     records, outputs, ts = [], [], None
-    if _IDENTITY.value:
-        domain = {"G_B": "B", "BtoA": "B"}.get(_NETWORK.value or "", "A")
-        record, ts, out = score_identity(_DATA.value, domain, _NUM.value)
-        _append(os.path.join(_DATA.value, "identity.jsonl"), record)
-        records.append(record)
-        outputs.append(out)
-    for workdir in _WORKDIR.value:
-        record, run_ts, out = score_run(workdir, _DATA.value, _NETWORK.value, _STEP.value,
-                                        _NUM.value)
+    if FLAGS.identity:
+        domain = {"G_B": "B", "BtoA": "B"}.get(FLAGS.network or "", "A")
+        record, ts, out = score_identity(FLAGS.data, domain, FLAGS.num)
+        _append(os.path.join(FLAGS.data, "identity.jsonl"), record)
+        records.append(record)  # its outputs are the inputs: no column of its own
+    for workdir in FLAGS.workdir:
+        record, run_ts, out = score_run(workdir, FLAGS.data, FLAGS.network, FLAGS.step,
+                                        FLAGS.num)
         if ts is not None and run_ts.input_domain != ts.input_domain:
             raise UserError(f"{workdir} translates {record['direction']}, the runs before it "
                             f"{ts.input_domain}to{ts.output_domain}: score them apart")
@@ -265,9 +271,8 @@ def main(argv: list[str]) -> None:
         records.append(record)
         outputs.append(out)
     print(table(records))
-    if _SHEET.value:
-        write_sheet(_SHEET.value, ts, outputs)
-        print(f"wrote {_SHEET.value}: rows of input, "
-              + ", ".join(os.path.basename(r["workdir"]) if r.get("workdir") else "identity"
-                          for r in records)
+    if FLAGS.sheet:
+        write_sheet(FLAGS.sheet, ts, outputs)
+        print(f"wrote {FLAGS.sheet}: rows of input, "
+              + ", ".join(os.path.basename(r["workdir"]) for r in records if r.get("workdir"))
               + (", truth" if ts.truth is not None else ""))
