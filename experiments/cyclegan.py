@@ -20,7 +20,7 @@ otherwise the recipe above (LSGAN, lambda 10, identity 0.5, pools of 50, jitter 
 `:thin2thick` (MNIST digits with thin strokes <-> thick strokes, the domains drawn from disjoint
 halves of the train split, 2 epochs of 24,000 images) with `:thin2thick_no_cycle`, the same
 without the cycle and identity losses (the paper's "GAN alone" ablation), and
-`:sneakers2boots` (Fashion-MNIST sneakers <-> ankle boots, 4 + 4 epochs of the 6,000 images):
+`:sneakers2boots` (Fashion-MNIST sneakers <-> ankle boots, 2 + 2 epochs of the 6,000 images):
 
     python -m jaxgan.main --config=experiments/cyclegan.py:thin2thick --workdir=runs/t2t \
         --config.dataset.data_dir=DATA
@@ -50,7 +50,7 @@ VARIANTS = {
     "horse2zebra": {},
     "thin2thick": THIN2THICK,
     "thin2thick_no_cycle": {**THIN2THICK, "loss.cycle": False, "loss.lambda_identity": 0.0},
-    "sneakers2boots": {**SMALL, **schedule(6_000, 4, 4, 8)},
+    "sneakers2boots": {**SMALL, **schedule(6_000, 2, 2, 8)},
     "smoke": {
         **config_lib.SMOKE_LOOP, "batch_size": 2, "num_sample_images": 4,
         "dataset.image_size": 32, "dataset.load_size": 36, "dataset.channels": 1,
