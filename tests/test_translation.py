@@ -105,7 +105,9 @@ def test_cyclegan_resumes_bit_exactly_with_its_pools(folders, tmp_path):
     assert set(resumed.nets) == {"G_A", "G_B", "D_A", "D_B"}
 
 
-@pytest.mark.parametrize("experiment, data", [("pix2pix", "paired"), ("cyclegan", "unpaired")])
+# CycleGAN: the pools, instance norm and four networks (batch norm over a sharded batch is
+# the gan family's mesh test).
+@pytest.mark.parametrize("experiment, data", [("cyclegan", "unpaired")])
 def test_four_device_mesh_matches_one_device(folders, tmp_path, experiment, data):
     assert jax.device_count() == 4
 

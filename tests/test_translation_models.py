@@ -100,7 +100,7 @@ def _initialized_small_networks():
 
 
 class ShapesTest(chex.TestCase):
-    @chex.variants(with_jit=True, without_jit=True)
+    @chex.variants(with_jit=True)
     def test_shapes_and_finite(self):
         for model, x, variables, out_shape in _initialized_small_networks():
 
