@@ -22,6 +22,7 @@ from absl import flags
 
 from jaxgan import cli, images
 from jaxgan.errors import UserError
+from jaxgan.image_files import input_files, read_image
 
 FLAGS = flags.FLAGS
 
@@ -38,21 +39,6 @@ def define_flags() -> None:
     flags.DEFINE_bool("sheet", False, "Also write input|output side-by-side sheets.")
     flags.DEFINE_enum("weights", "auto", ["auto", "ema", "params"],
                       "The EMA weights when the run keeps them (auto), or the trained.")
-
-
-EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
-
-
-def input_files(path: str) -> list[pathlib.Path]:
-    source = pathlib.Path(path).expanduser()
-    if source.is_file():
-        return [source]
-    if not source.is_dir():
-        raise UserError(f"--input {path!r} is neither an image file nor a folder")
-    files = sorted(p for p in source.rglob("*") if p.suffix.lower() in EXTENSIONS and p.is_file())
-    if not files:
-        raise UserError(f"no images ({', '.join(EXTENSIONS)}) below {path!r}")
-    return files
 
 
 def choose_network(family, spec, direction: str | None) -> str:
@@ -72,18 +58,6 @@ def choose_network(family, spec, direction: str | None) -> str:
                      for e in conditioned.values())
     raise UserError(f"--direction={direction}: this run translates {have} only (a paired "
                     "model learns one direction: train with model.direction for the other)")
-
-
-def read_image(path: pathlib.Path, channels: int) -> np.ndarray:
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            im = im.convert("L" if channels == 1 else "RGB")
-            array = np.asarray(im, np.uint8)
-    except OSError as e:
-        raise UserError(f"cannot decode image {path}: {e}") from None
-    return array.reshape(array.shape[0], array.shape[1], channels)
 
 
 def pad_to(image_HxWxC: np.ndarray, multiple: int) -> tuple[np.ndarray, tuple[int, int]]:
@@ -109,7 +83,7 @@ def translate(workdir: str, source: str, output: str, direction: str | None = No
     os.makedirs(output, exist_ok=True)
     written, padded, started = [], 0, time.time()
     for i, path in enumerate(files):
-        image = read_image(path, channels)
+        image = read_image(path, channels, refuse_alpha=False)
         x, (h, w) = pad_to(image, multiple)
         padded += x.shape[:2] != (h, w)
         x = x.astype(np.float32)[None] / 127.5 - 1.0
