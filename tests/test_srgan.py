@@ -120,17 +120,28 @@ def test_cli_trains_scores_and_samples(tmp_path):
     assert records["psnr_y_crop4"]["paired_protocol"]
     # The bicubic baseline, scored by the same code: recomputed here from the test split.
     run_cli("jaxgan.evaluate", f"--workdir={workdir}", "--once", "--num_samples=16",
-            "--metrics=psnr", "--generator=bicubic")
+            "--metrics=psnr,gantest_lenet", "--generator=bicubic")
     bicubic = [r for r in map(json.loads, (workdir / "eval" / "metrics.jsonl").open())
                if r["generator"] == "bicubic"]
-    assert [(r["metric"], r["step"]) for r in bicubic] == [("psnr", 2), ("psnr", 4)]
-    assert bicubic[0]["value"] == bicubic[1]["value"]  # the weights play no part
+    by_metric = {m: [r for r in bicubic if r["metric"] == m] for m in ("psnr", "gantest_lenet")}
+    assert [r["step"] for r in by_metric["psnr"]] == [2, 4]
+    assert by_metric["psnr"][0]["value"] == by_metric["psnr"][1]["value"]  # weights play no part
     inputs, targets = jaxgan.load(str(workdir)).examples(16)
     to_u8 = lambda x: np.clip(np.rint((np.asarray(x, float) + 1) * 127.5), 0, 255)
     up = np.stack([np.asarray(Image.fromarray(to_u8(x)[..., 0].astype(np.uint8)).resize(
         (32, 32), Image.Resampling.BICUBIC), float) for x in inputs["image"]])
     mse = np.mean((up - to_u8(targets)[..., 0]) ** 2, axis=(1, 2))
-    assert bicubic[0]["value"] == pytest.approx(np.mean(10 * np.log10(255.0**2 / mse)), rel=1e-6)
+    assert by_metric["psnr"][0]["value"] == pytest.approx(np.mean(10 * np.log10(255.0**2 / mse)),
+                                                          rel=1e-6)
+    # The classifier's accuracy on the upscaled images against their inputs' labels.
+    from jaxgan.data import arrays
+    from jaxgan.evaluation.extractors import load_extractor
+
+    _, logits = load_extractor("lenet", dataset="mnist")(up[..., None] / 127.5 - 1.0)
+    labels = arrays.load_arrays("mnist", "test")[1][:16]
+    accuracy = by_metric["gantest_lenet"][0]
+    assert accuracy["labels"] == "the inputs'"
+    assert accuracy["value"] == pytest.approx(np.mean(np.argmax(logits, 1) == labels))
     # upscale: any size, gray or colour (to this gray model), whole and in blended tiles.
     inputs = tmp_path / "in"
     inputs.mkdir()

@@ -1,23 +1,28 @@
 """Pix2Pix and CycleGAN through the real loop and CLI: the reference presets' parameter counts
-(dry run), training on paired and unpaired folders made from MNIST, bit-exact resume with the
-CycleGAN history pools, the image pool's rule, the cycle and identity losses, the translate
-command on images of mixed sizes, and the mistakes a user can make."""
+(dry run), training on small copies of the offline benchmarks (edges2fashion: a paired folder;
+thin2thick_mnist: an unpaired one), bit-exact resume with the CycleGAN history pools, the image
+pool's rule, the cycle and identity losses, the translate command on images of mixed sizes,
+`jaxgan.translation_score` (the identity baseline's numbers recomputed directly, the trained
+runs scored with their records, the generator back and the figure), and the mistakes a user
+can make. Each smoke run is trained once and shared by the tests that read it."""
 
 import json
-import os
+import shutil
 
 import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import REPO, load_experiment, override
+from conftest import REPO, SHARED_DATA, load_experiment, override
 from PIL import Image
 from test_cli import assert_one_line_error, run_cli
 
-from jaxgan import families, train
-from jaxgan.data import idx
+from jaxgan import api, families, train
+from jaxgan.evaluation.classifier import load_classifier
 from jaxgan.families import cyclegan
+from jaxgan.tools import translation_data as td
+from jaxgan.tools import translation_score as ts
 from jaxgan.translate import pad_to
 
 PIX2PIX = f"--config={REPO / 'experiments' / 'pix2pix.py'}"
@@ -25,22 +30,31 @@ CYCLEGAN = f"--config={REPO / 'experiments' / 'cyclegan.py'}"
 
 
 @pytest.fixture(scope="module")
-def folders(tmp_path_factory):
-    """A paired folder (A: the digit inverted | B: the digit) and an unpaired one (A: digits of
-    the first half of MNIST's train split, B: the inverted digits of the second half), 32x32."""
-    root = tmp_path_factory.mktemp("translation")
-    images = np.pad(idx.read_split(str(REPO / "data" / "mnist"), "test")[0][:48, :, :, 0],
-                    ((0, 0), (2, 2), (2, 2)))
-    for split, part in (("train", images[:32]), ("test", images[32:])):
-        os.makedirs(root / "paired" / split)
-        for i, b in enumerate(part):
-            Image.fromarray(np.concatenate([255 - b, b], axis=1)).save(
-                root / "paired" / split / f"{i}.png")
-        for domain, subset in (("A", part[: len(part) // 2]), ("B", 255 - part[len(part) // 2:])):
-            os.makedirs(root / "unpaired" / f"{split}{domain}")
-            for i, image in enumerate(subset):
-                Image.fromarray(image).save(root / "unpaired" / f"{split}{domain}" / f"{i}.png")
+def data(tmp_path_factory):
+    """The three benchmarks, 16 train and 12 test images per folder, 32x32."""
+    root = tmp_path_factory.mktemp("benchmarks")
+    for task, source in (("thin2thick_mnist", REPO / "data" / "mnist"),
+                         ("edges2fashion", SHARED_DATA / "fashion_mnist"),
+                         ("sneakers2boots", SHARED_DATA / "fashion_mnist")):
+        td.write_task(task, str(root / task), str(source), max_train=16, max_test=12)
     return root
+
+
+@pytest.fixture(scope="module")
+def pix2pix_run(data, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("p2p") / "p2p"
+    run_cli("jaxgan.main", f"{PIX2PIX}:smoke", f"--workdir={workdir}",
+            f"--config.dataset.data_dir={data / 'edges2fashion'}")
+    return workdir
+
+
+@pytest.fixture(scope="module")
+def cyclegan_run(data, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("cg") / "cg"
+    run_cli("jaxgan.main", f"{CYCLEGAN}:smoke", f"--workdir={workdir}",
+            f"--config.dataset.data_dir={data / 'thin2thick_mnist'}",
+            "--config.model.paired_test=True")
+    return workdir
 
 
 @pytest.mark.parametrize("experiment, counts", [
@@ -60,10 +74,8 @@ def _host(state):
     return jax.tree.map(np.asarray, jax.device_get(state))
 
 
-def test_pix2pix_trains_scores_and_translates(folders, tmp_path):
-    workdir = tmp_path / "p2p"
-    run_cli("jaxgan.main", f"{PIX2PIX}:smoke", f"--workdir={workdir}",
-            f"--config.dataset.data_dir={folders / 'paired'}")
+def test_pix2pix_trains_scores_and_translates(pix2pix_run, tmp_path):
+    workdir = pix2pix_run
     records = [json.loads(line) for line in (workdir / "metrics.jsonl").open()]
     assert all(np.isfinite(r["g_l1"]) and np.isfinite(r["d_loss"]) for r in records)
     assert Image.open(workdir / "samples" / "step_4.png").size == (3 * 34 + 2, 4 * 34 + 2)
@@ -90,10 +102,10 @@ def test_pix2pix_trains_scores_and_translates(folders, tmp_path):
     assert_one_line_error(proc, "does not upscale its input image by an integer factor")
 
 
-def test_cyclegan_resumes_bit_exactly_with_its_pools(folders, tmp_path):
+def test_cyclegan_resumes_bit_exactly_with_its_pools(data, tmp_path):
     def config(**overrides):
         return override(load_experiment("cyclegan"), **{
-            "dataset.data_dir": str(folders / "unpaired"), "mesh.data": 1, **overrides})
+            "dataset.data_dir": str(data / "thin2thick_mnist"), "mesh.data": 1, **overrides})
 
     straight = _host(train.train(config(), str(tmp_path / "straight")))
     interrupted = str(tmp_path / "interrupted")
@@ -107,13 +119,13 @@ def test_cyclegan_resumes_bit_exactly_with_its_pools(folders, tmp_path):
 
 # CycleGAN: the pools, instance norm and four networks (batch norm over a sharded batch is
 # the gan family's mesh test).
-@pytest.mark.parametrize("experiment, data", [("cyclegan", "unpaired")])
-def test_four_device_mesh_matches_one_device(folders, tmp_path, experiment, data):
+@pytest.mark.parametrize("experiment, task", [("cyclegan", "thin2thick_mnist")])
+def test_four_device_mesh_matches_one_device(data, tmp_path, experiment, task):
     assert jax.device_count() == 4
 
     def config(devices):
         return override(load_experiment(experiment), **{
-            "dataset.data_dir": str(folders / data), "batch_size": 4, "num_train_steps": 2,
+            "dataset.data_dir": str(data / task), "batch_size": 4, "num_train_steps": 2,
             "mesh.data": devices})
 
     one = _host(train.train(config(1), str(tmp_path / "one")))
@@ -143,21 +155,25 @@ def test_four_device_mesh_matches_one_device(folders, tmp_path, experiment, data
         np.testing.assert_allclose(a, b, atol=1e-4)
 
 
-def test_cyclegan_cli_samples_and_translates_both_ways(folders, tmp_path):
-    workdir = tmp_path / "cg"
-    run_cli("jaxgan.main", f"{CYCLEGAN}:smoke", f"--workdir={workdir}",
-            f"--config.dataset.data_dir={folders / 'unpaired'}")
+def test_cyclegan_cli_samples_and_translates_both_ways(data, cyclegan_run, tmp_path):
+    workdir = cyclegan_run
     for direction in ("AtoB", "BtoA"):
         proc = run_cli("jaxgan.translate", f"--workdir={workdir}",
-                       f"--input={folders / 'unpaired' / 'testA'}",
+                       f"--input={data / 'thin2thick_mnist' / 'testA'}",
                        f"--output={tmp_path / direction}", f"--direction={direction}")
         assert ("G_A" if direction == "AtoB" else "G_B") in proc.stdout
-    a, b = (np.asarray(Image.open(tmp_path / d / "0.png")) for d in ("AtoB", "BtoA"))
+    a, b = (np.asarray(Image.open(tmp_path / d / "00000.png")) for d in ("AtoB", "BtoA"))
     assert not np.array_equal(a, b)
     run_cli("jaxgan.sample", f"--workdir={workdir}", "--network=G_B", "--num=3",
             f"--out={tmp_path / 's.png'}")
-    assert Image.open(tmp_path / "s.png").size == (2 * 34 + 2, 3 * 34 + 2)  # input, output
-    proc = run_cli("jaxgan.evaluate", f"--workdir={workdir}", "--once", "--metrics=psnr",
+    assert Image.open(tmp_path / "s.png").size == (3 * 34 + 2, 3 * 34 + 2)  # input, output, truth
+    # Without its paired test split the run has no truth to compare with.
+    unpaired = tmp_path / "unpaired"
+    shutil.copytree(workdir, unpaired, ignore=shutil.ignore_patterns("eval"))
+    config = json.loads((unpaired / "config.json").read_text())
+    config["model"]["paired_test"] = False
+    (unpaired / "config.json").write_text(json.dumps(config))
+    proc = run_cli("jaxgan.evaluate", f"--workdir={unpaired}", "--once", "--metrics=psnr",
                    check=False)
     assert_one_line_error(proc, "need an image-conditioned generator on paired data")
 
@@ -198,9 +214,9 @@ def test_cycle_and_identity_losses_vanish_for_perfect_generators():
     assert float(off["cycle_A"]) == pytest.approx(5.0) and float(off["cycle_B"]) == 0.0
 
 
-def test_translation_mistakes_are_one_line(folders, tmp_path):
+def test_translation_mistakes_are_one_line(data, tmp_path):
     proc = run_cli("jaxgan.main", f"{PIX2PIX}:smoke", f"--workdir={tmp_path / 'a'}",
-                   f"--config.dataset.data_dir={folders / 'paired'}",
+                   f"--config.dataset.data_dir={data / 'edges2fashion'}",
                    "--config.dataset.image_size=24", "--config.dataset.load_size=28",
                    check=False)
     assert_one_line_error(proc, "dataset.image_size must be a multiple of 32, not 24")
@@ -226,3 +242,79 @@ def test_translate_pads_by_reflection_and_remembers_the_size():
     np.testing.assert_array_equal(padded[3, :5], image[1])  # reflection
     tiny, _ = pad_to(np.zeros((1, 1, 3), np.uint8), 8)
     assert tiny.shape == (8, 8, 3)
+
+
+def test_identity_baseline_against_a_direct_computation(data):
+    record, test, outputs = ts.score_identity(str(data / "thin2thick_mnist"), "A", 0)
+    meta = json.loads((data / "thin2thick_mnist" / "meta.json").read_text())
+    files = meta["folders"]["testA"]["files"]
+    thin = np.stack([np.asarray(Image.open(data / "thin2thick_mnist" / "testA" / f))
+                     for f in files]).astype(np.float64)
+    thick = np.stack([np.asarray(Image.open(data / "thin2thick_mnist" / "testB" / f))
+                      for f in files]).astype(np.float64)
+    assert record["l1"] == pytest.approx(np.mean(np.abs(thin - thick)) / 255.0)
+    mse = np.mean((thin - thick) ** 2, axis=(1, 2))
+    assert record["psnr"] == pytest.approx(np.mean(10 * np.log10(255.0**2 / mse)))
+    assert record["cycle_l1"] == 0.0 and record["num"] == len(files) == 12
+    _, logits = load_classifier("mnist")(thin.astype(np.uint8)[..., None])
+    labels = np.asarray(meta["folders"]["testA"]["labels"])
+    assert record["accuracy"] == pytest.approx(np.mean(np.argmax(logits, 1) == labels))
+    assert "target_class_rate" not in record and record["fid_lenet"] > 0
+    # The other way round, the truth is the thin digit.
+    back, _, _ = ts.score_identity(str(data / "thin2thick_mnist"), "B", 0)
+    assert back["l1"] == pytest.approx(record["l1"]) and back["direction"] == "BtoA"
+    # sneakers2boots has no truth; its one-class output domain is scored by the class rate.
+    s2b, test, _ = ts.score_identity(str(data / "sneakers2boots"), "A", 5)
+    assert test.target_class == td.ANKLE_BOOT and "l1" not in s2b and "accuracy" not in s2b
+    assert 0.0 <= s2b["target_class_rate"] <= 0.2 and s2b["num"] == 5  # sneakers stay sneakers
+
+
+def test_cyclegan_run_scored_with_its_generator_back(data, cyclegan_run, tmp_path):
+    workdir = cyclegan_run
+    proc = run_cli("jaxgan.translation_score", f"--workdir={workdir}",
+                   f"--data={data / 'thin2thick_mnist'}", "--network=G_B",
+                   f"--sheet={tmp_path / 'fig.png'}")
+    assert "| cg | 4 | BtoA |" in proc.stdout
+    record = json.loads((workdir / "eval" / "translation.jsonl").read_text())
+    assert record["network"] == "G_B" and record["step"] == 4
+    for key in ("l1", "psnr", "ssim", "fid_lenet", "accuracy", "cycle_l1"):
+        assert np.isfinite(record[key]), key
+    # cycle_l1 is G_A(G_B(thick)) against thick, recomputed through the public API.
+    model_b = api.load(str(workdir), network="G_B")
+    model_a = api.load(str(workdir), network="G_A")
+    test = ts.test_set(str(data / "thin2thick_mnist"), "B")
+    out = ts.translate_all(model_b, test.inputs)
+    back = ts.translate_all(model_a, out)
+    assert record["cycle_l1"] == pytest.approx(
+        np.mean(np.abs(back.astype(float) - test.inputs)) / 255.0)
+    # The figure: 8 rows of input, translation and truth.
+    assert Image.open(tmp_path / "fig.png").size == (3 * 34 + 2, 8 * 34 + 2)
+
+
+def test_pix2pix_run_scored_against_the_paired_truth(data, pix2pix_run):
+    workdir = pix2pix_run
+    proc = run_cli("jaxgan.translation_score", f"--workdir={workdir},{workdir}",
+                   f"--data={data / 'edges2fashion'}", "--identity", "--num=10")
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("| ")]
+    assert len(lines) == 2 + 3 and "identity map" in lines[2]
+    first, again = map(json.loads, (workdir / "eval" / "translation.jsonl").open())
+    assert first["num"] == 10 and "cycle_l1" not in first
+    del first["seconds"], again["seconds"]
+    assert first == again  # a fixed dropout key: the same translations each time
+    model = api.load(str(workdir))
+    test = ts.test_set(str(data / "edges2fashion"), "A", 10)
+    outputs = ts.translate_all(model, test.inputs)
+    assert first["l1"] == pytest.approx(
+        np.mean(np.abs(outputs.astype(float) - test.truth)) / 255.0)
+    keyed = ts.translate_all(model, test.inputs)
+    np.testing.assert_array_equal(outputs, keyed)
+
+
+def test_translation_score_mistakes(data, tmp_path):
+    proc = run_cli("jaxgan.translation_score", f"--data={tmp_path}", "--identity", check=False)
+    assert_one_line_error(proc, "has no meta.json")
+    proc = run_cli("jaxgan.translation_score", f"--data={data / 'edges2fashion'}", check=False)
+    assert_one_line_error(proc, "give --workdir=RUN[,RUN...] or --identity")
+    proc = run_cli("jaxgan.translation_score", f"--data={data / 'edges2fashion'}",
+                   "--identity", "--num=-1", check=False)
+    assert_one_line_error(proc, "--num must be >= 0")

@@ -20,6 +20,15 @@ def condition_examples(export: GeneratorExport, dataset, num: int, start: int = 
     """The inputs of an image-conditioned generator from its condition split (or `split`),
     examples [start, start + num) in order: ({"image": float32 [n, ...]}, target images or
     None)."""
+    inputs_, target, _ = labelled_condition_examples(export, dataset, num, start, split)
+    return inputs_, target
+
+
+def labelled_condition_examples(export: GeneratorExport, dataset, num: int, start: int = 0,
+                                split: str | None = None
+                                ) -> tuple[Inputs, np.ndarray | None, np.ndarray | None]:
+    """`condition_examples` and the examples' class labels (int32 [n]) where the data has
+    them, else None."""
     condition = export.condition
     split = split or condition.split
     source = load_source(dataset, split=split, train=False)
@@ -30,11 +39,21 @@ def condition_examples(export: GeneratorExport, dataset, num: int, start: int = 
     spec = {condition.field: Field(condition.shape)}
     if condition.target:
         spec[condition.target] = Field(export.image_shape)
+    labelled = "label" in source.fields
+    if labelled:
+        spec["label"] = Field((), "int32")
     positions = np.arange(start, start + n)
     indices = {s: positions % source.streams[s] for s in source.streams}
     batch = to_batch(source.read(indices, positions), spec, source.name)
     target = batch[condition.target] if condition.target else None
-    return {"image": batch[condition.field]}, target
+    return {"image": batch[condition.field]}, target, batch["label"] if labelled else None
+
+
+def condition_has_labels(export: GeneratorExport, dataset) -> bool:
+    """Whether the examples of an image-conditioned generator's condition split have class
+    labels."""
+    source = load_source(dataset, split=export.condition.split, train=False)
+    return "label" in source.fields
 
 
 def fixed_inputs(export: GeneratorExport, dataset, key: jax.Array, num: int) -> Inputs:

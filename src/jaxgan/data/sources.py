@@ -54,7 +54,8 @@ class SuperResolutionSource:
     """Fields `hr` (the base source's image: a crop at the file's resolution; array data smaller
     than `image_size`, like 28x28 MNIST in a 32x32 run, padded with black around the centre
     first) and `lr` (made from it on the fly by `degrade.degrade` with the dataset's `lr_scale`
-    and `degradation`)."""
+    and `degradation`); `label` too where the base source has labels (the evaluator scores a
+    domain classifier's accuracy on the super-resolved images with them)."""
 
     def __init__(self, base, scale: int, degradation: str, image_size: int = 0):
         if "image" not in base.fields:
@@ -63,21 +64,25 @@ class SuperResolutionSource:
         self.base, self.scale, self.degradation = base, scale, degradation
         self.image_size = image_size
         self.name = f"{base.name}+lr_x{scale}_{degradation}"
-        self.num_classes = 0
-        self.fields = ("lr", "hr")
+        self.num_classes = base.num_classes if "label" in base.fields else 0
+        self.fields = ("lr", "hr", "label") if self.num_classes else ("lr", "hr")
         self.streams = dict(base.streams)
 
     def __len__(self) -> int:
         return len(self.base)
 
     def read(self, indices: dict[str, np.ndarray], positions: np.ndarray) -> dict[str, np.ndarray]:
-        hr = self.base.read(indices, positions)["image"]
+        raw = self.base.read(indices, positions)
+        hr = raw["image"]
         h, w = hr.shape[1:3]
         size = self.image_size
         if size and h <= size and w <= size and (size - h) % 2 == 0 and (size - w) % 2 == 0:
             ph, pw = (size - h) // 2, (size - w) // 2
             hr = np.pad(hr, ((0, 0), (ph, ph), (pw, pw), (0, 0)))
-        return {"hr": hr, "lr": degrade.degrade(hr, self.scale, self.degradation)}
+        fields = {"hr": hr, "lr": degrade.degrade(hr, self.scale, self.degradation)}
+        if self.num_classes:
+            fields["label"] = raw["label"]
+        return fields
 
 
 def check_dataset(dataset) -> None:

@@ -189,7 +189,13 @@ class Evaluator:
 
     def _check_metrics(self) -> None:
         conditional = [m.name for m in self.metrics if m.conditional]
-        if conditional and not self.export.num_classes:
+        if conditional and self.export.condition is not None:
+            from jaxgan.generation import condition_has_labels
+
+            if not condition_has_labels(self.export, self.config.dataset):
+                raise UserError(f"{', '.join(conditional)} score(s) each output against its input's "
+                                f"class label; dataset {self.config.dataset.name} has no labels")
+        elif conditional and not self.export.num_classes:
             raise UserError(f"{', '.join(conditional)} score(s) generated images against their "
                             "requested labels and need a class-conditional model "
                             "(model.num_classes > 0)")
@@ -282,7 +288,8 @@ class Evaluator:
         asked for every class equally often (labels 0, 1, ..., K-1, 0, ...); a model with a
         latent code gets every code equally often, or, with a fitted `prior`, codes in its
         proportions (a seeded stratified draw). An image-conditioned one is given its
-        condition split in order."""
+        condition split in order; its labels are those of its inputs, where the data has them
+        (an output should keep its input's class)."""
         count = max(m.num_samples or self.num_samples for m in self.metrics)
         if self.export.condition is not None:
             return self._conditioned_images(generator_vars, count)
@@ -307,23 +314,25 @@ class Evaluator:
         return np.concatenate(batches)[:count], None if labels is None else labels[:count], None
 
     def _conditioned_images(self, generator_vars, count: int):
-        from jaxgan.generation import condition_examples
+        from jaxgan.generation import labelled_condition_examples
 
-        images, targets = [], []
+        images, targets, labels = [], [], []
         start = 0
         while start < count:
             try:
-                batch, target = condition_examples(self.export, self.config.dataset,
-                                                   min(self.batch_size, count - start), start)
+                batch, target, label = labelled_condition_examples(
+                    self.export, self.config.dataset, min(self.batch_size, count - start), start)
             except ValueError:  # the split is shorter than `count`
                 break
             images.append(np.asarray(self.generate(generator_vars, batch)))
             if target is not None:
                 targets.append(target)
+            if label is not None:
+                labels.append(label)
             start += len(batch["image"])
         if not images:
             raise UserError(f"split {self.export.condition.split!r} of the dataset is empty")
-        return (np.concatenate(images), None,
+        return (np.concatenate(images), np.concatenate(labels) if labels else None,
                 np.concatenate(targets) if targets else None)
 
     def evaluate_step(self, step: int) -> None:
@@ -386,7 +395,9 @@ class Evaluator:
                                   "batch_size": self.batch_size}
                                  if self.options.bn_recalibrate else None),
             "truncation": self.truncation,
-            "labels": "balanced" if self.export.num_classes else None,
+            "labels": ("balanced" if self.export.num_classes else
+                       "the inputs'" if self.export.condition is not None
+                       and any(m.conditional for m in self.metrics) else None),
             "latent_codes": (prior or "balanced") if self.export.num_codes else None,
             "inputs": (f"{ds.name}/{self.export.condition.split}:{self.export.condition.field}"
                        if self.export.condition is not None else None),
