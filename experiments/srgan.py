@@ -44,7 +44,7 @@ def benchmark(dataset: str, scale: int, esrgan: bool, pretrain_steps: int, gan_s
         "loss.perceptual": "lenet", "num_train_steps": pretrain_steps + gan_steps,
         "training.pretrain_steps": pretrain_steps, "training.milestones": (gan_steps // 2,),
         "log_every_steps": 250, "checkpoint_every_steps": 500, "sample_every_steps": 500,
-        "num_sample_images": 8,
+        "num_sample_images": 8, "keep_checkpoints": 20,
     }
     if esrgan:
         variant.update({k: v for k, v in ESRGAN.items() if not k.startswith(

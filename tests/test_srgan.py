@@ -142,6 +142,17 @@ def test_cli_trains_scores_and_samples(tmp_path):
     accuracy = by_metric["gantest_lenet"][0]
     assert accuracy["labels"] == "the inputs'"
     assert accuracy["value"] == pytest.approx(np.mean(np.argmax(logits, 1) == labels))
+    # The comparison figure: rows of LR | bicubic | the run at two steps | HR.
+    proc = run_cli("jaxgan.sr_compare", f"--workdir={workdir}@2,{workdir}", "--num=3",
+                   f"--out={tmp_path / 'cmp.png'}")
+    assert "3 rows of LR | bicubic | sr@2 | sr@4 | HR" in proc.stdout
+    figure = np.asarray(Image.open(tmp_path / "cmp.png"))
+    assert figure.shape == (3 * 34 + 2, 5 * 34 + 2)
+    np.testing.assert_array_equal(figure[36:68, 36:68], up[1])
+    np.testing.assert_array_equal(figure[2:34, 138:170], to_u8(targets[0])[..., 0])
+    proc = run_cli("jaxgan.sr_compare", f"--workdir={workdir}@two", f"--out={tmp_path / 'x.png'}",
+                   check=False)
+    assert_one_line_error(proc, "a step after '@' must be a whole number")
     # upscale: any size, gray or colour (to this gray model), whole and in blended tiles.
     inputs = tmp_path / "in"
     inputs.mkdir()
