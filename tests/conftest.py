@@ -52,6 +52,32 @@ def override(config, **overrides):
     return config
 
 
+def preflight(config) -> dict[str, int]:
+    """What `--dry_run` checks, traced instead of compiled (seconds, not tens of seconds, for
+    the 256-pixel presets): the networks built on one device, and every train phase the run's
+    first steps use traced on the abstract state and batch, giving back a state of the same
+    shapes and dtypes. Returns the trainable parameter counts ("params/G", ...)."""
+    import jax
+
+    from jaxgan import sharding
+    from jaxgan.train import dry_run
+    from jaxgan.train.program import Program
+
+    config = override(config.copy_and_resolve_references(), **{"mesh.data": 1})
+    program = Program(config, sharding.make_mesh(config.mesh))
+    state = program.abstract_state
+    first_step = {}
+    for step in range(dry_run.CYCLE):
+        for name in program.phases(step):
+            first_step.setdefault(name, step)
+    for name, step in first_step.items():
+        new_state, metrics = jax.eval_shape(program.phase(name), state,
+                                            program.abstract_batch(step))
+        chex.assert_trees_all_equal_shapes_and_dtypes(new_state, state)
+        assert all(m.shape == () for m in jax.tree.leaves(metrics)), name
+    return program.param_counts()
+
+
 @pytest.fixture(scope="session")
 def tiny_lenet(tmp_path_factory):
     """(classifier_dir, env) of a 5-step MNIST LeNet and one evaluator cache for the session:
@@ -64,3 +90,15 @@ def tiny_lenet(tmp_path_factory):
     # Deterministic training: every xdist worker builds the same weights (same sha256), so the
     # reference statistics in the shared cache are computed once for the whole run.
     return root / "lenet", {"JAXGAN_CACHE_DIR": str(_SESSION_DIR / "evaluator_cache")}
+
+
+# pytest-xdist's loadscope hands whole modules to the workers in collection order: the longest
+# modules (by `pytest --durations=0`) go first, so that the short ones even out the end.
+LONGEST_MODULES = ("test_cli.py", "test_translation.py", "test_stylegan_loop.py",
+                   "test_evaluate.py", "test_infogan.py", "test_stylegan.py", "test_srgan.py",
+                   "test_conditional.py", "test_legacy_checkpoints.py", "test_train.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(LONGEST_MODULES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable within a module

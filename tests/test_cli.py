@@ -11,13 +11,13 @@ import time
 
 import numpy as np
 import pytest
-from conftest import FAST_COMPILE_FLAG, REPO
+from conftest import FAST_COMPILE_FLAG, REPO, load_experiment, preflight
 
 EXPERIMENTS = sorted(p.stem for p in (REPO / "experiments").glob("*.py"))
-# Their presets' dry runs, with the reference parameter counts, are in their own test files
+# Their presets' preflights, with the reference parameter counts, are in their own test files
 # (StyleGAN2's: every phase of every preset traced in test_stylegan).
-DRY_RUN_ELSEWHERE = {"pix2pix": "test_translation", "cyclegan": "test_translation",
-                     "srgan": "test_srgan", "stylegan": "test_stylegan"}
+PREFLIGHT_ELSEWHERE = {"pix2pix": "test_translation", "cyclegan": "test_translation",
+                       "srgan": "test_srgan", "stylegan": "test_stylegan"}
 SMOKE = f"--config={REPO / 'experiments' / 'dcgan_mnist.py'}:smoke"
 
 
@@ -122,18 +122,22 @@ def test_a_run_from_before_a_config_key_existed_still_samples(trained, tmp_path)
     assert (tmp_path / "o.png").exists()
 
 
-@pytest.mark.parametrize("experiment", [e for e in EXPERIMENTS if e not in DRY_RUN_ELSEWHERE])
-def test_dry_run_every_experiment(experiment, tmp_path):
-    proc = run_cli("jaxgan.main", f"--config={REPO / 'experiments' / experiment}.py",
+@pytest.mark.parametrize("experiment", [e for e in EXPERIMENTS if e not in PREFLIGHT_ELSEWHERE])
+def test_every_experiment_passes_the_preflight(experiment):
+    counts = preflight(load_experiment(experiment, None))
+    assert len(counts) >= 2 and all(v > 0 for v in counts.values())  # G(s) and D(s)
+
+
+def test_dry_run_reports_sizes_and_cost_and_writes_no_checkpoint(tmp_path):
+    proc = run_cli("jaxgan.main", f"--config={REPO / 'experiments' / 'dcgan_64.py'}",
                    f"--workdir={tmp_path}", "--dry_run")
     summary = json.loads((tmp_path / "summary.json").read_text())
-    counts = {k: v for k, v in summary.items() if k.startswith("params/")}
-    assert len(counts) >= 2 and all(v > 0 for v in counts.values())  # G(s) and D(s)
-    assert summary["step_gflop"] > 0
+    assert (summary["params/G"], summary["params/D"]) == (3576704, 2765568)
+    phases = summary["phases"]
+    assert summary["step_gflop"] > 0 and all(summary[f"phase/{name}/gflop"] > 0 for name in phases)
+    assert all(summary[f"phase/{name}/memory/temp_size_in_bytes"] > 0 for name in phases)
     assert "trainable parameters" in proc.stdout
     assert not (tmp_path / "checkpoints").exists()
-    if experiment == "dcgan_64":
-        assert (summary["params/G"], summary["params/D"]) == (3576704, 2765568)
 
 
 def test_unknown_config_key(tmp_path):
