@@ -116,18 +116,28 @@ def test_only_the_requested_steps(setup, tmp_path):
     assert [(r["generator"], r["bn_recalibration"]) for r in records] == [
         ("params", None), ("params", None), ("params_bn3", {"passes": 3, "batch_size": 100})]
     assert records[2]["value"] != records[0]["value"]
-    proc = _evaluate(copy, classifier_dir, env, "--steps=4", "--bn_recalibrate=-2", check=False)
-    assert_one_line_error(proc, "--bn_recalibrate")
+    _assert_options_refused(copy, classifier_dir, "--bn_recalibrate", bn_recalibrate=-2)
     # Truncated latents (BigGAN's trick) are a generator of their own too.
     _evaluate(copy, classifier_dir, env, "--metrics=is_lenet", "--steps=4", "--z_truncation=0.5")
     records = [json.loads(line) for line in (copy / "eval" / "metrics.jsonl").open()]
     assert [(r["generator"], r["truncation"]) for r in records[3:]] == [
         ("params_z0.5", {"z_threshold": 0.5})]
     assert records[3]["value"] != records[0]["value"]
-    for flag, words in (("--z_truncation=0", "threshold > 0"),
-                        ("--truncation_psi=0.7", "use --z_truncation")):
-        proc = _evaluate(copy, classifier_dir, env, "--steps=4", flag, check=False)
-        assert_one_line_error(proc, words)
+    _assert_options_refused(copy, classifier_dir, "threshold > 0", z_truncation=0.0)
+    _assert_options_refused(copy, classifier_dir, "use --z_truncation", truncation_psi=0.7)
+
+
+def _assert_options_refused(workdir, classifier_dir, words, **options):
+    """The evaluator refuses `options` with a UserError naming `words` (the command prints it
+    as one line and exits 2, as the --steps=3 case above shows) before it scores anything."""
+    from jaxgan.errors import UserError
+    from jaxgan.evaluation import job
+
+    records = (workdir / "eval" / "metrics.jsonl").read_text()
+    with pytest.raises(UserError, match=words):
+        job.Evaluator(str(workdir), "is_lenet", 200, 100, str(classifier_dir), None,
+                      job.Options(**options))
+    assert (workdir / "eval" / "metrics.jsonl").read_text() == records
 
 
 def test_reference_floor(setup, tmp_path):
