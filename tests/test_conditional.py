@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import REPO, load_experiment
+from conftest import REPO, load_experiment, override
 from PIL import Image
 from test_cli import assert_one_line_error, assert_samples_by_class, run_cli
 
@@ -61,6 +61,10 @@ def test_cas_needs_a_conditional_model(tmp_path):
     proc = run_cli("jaxgan.sample", f"--workdir={workdir}", "--class=1",
                    f"--out={tmp_path / 'x.png'}", check=False)
     assert_one_line_error(proc, "class-conditional")
+    proc = run_cli("jaxgan.synthesize", f"--workdir={workdir}", "--per_class=2",
+                   f"--out={tmp_path / 'syn'}", check=False)
+    assert_one_line_error(proc, "synthesize needs a class-conditional run")
+    assert not (tmp_path / "syn").exists()
     proc = run_cli("jaxgan.evaluate", f"--workdir={workdir}", "--generator=ema", "--once",
                    check=False)
     assert_one_line_error(proc, "keeps no EMA copy")
@@ -76,3 +80,38 @@ def test_mbd_variant_is_the_reported_recipe():
     base["d_layers"]["minibatch_discrimination"] = 100
     base["num_train_steps"] = 16000
     assert mbd == base
+
+
+def test_synthesize_writes_a_labelled_folder_and_arrays(run, tmp_path):
+    from jaxgan import api
+    from jaxgan.data import load_source
+    from jaxgan.tools import synthesize
+
+    workdir, _, _ = run
+    proc = run_cli("jaxgan.synthesize", f"--workdir={workdir}", "--per_class=3",
+                   f"--out={tmp_path / 'syn'}", "--batch_size=2")
+    assert "wrote 30 images (10 classes x 3) from step 4" in proc.stdout
+    provenance = json.loads((tmp_path / "syn" / "synthesis.json").read_text())
+    assert (provenance["step"], provenance["weights"], provenance["per_class"]) == (4, "ema", 3)
+    # Read back by the image-folder source: the class sub-folders are the labels.
+    dataset = override(load_experiment("cgan_mnist"), **{
+        "dataset.name": "image_folder", "dataset.data_dir": str(tmp_path / "syn")}).dataset
+    source = load_source(dataset, train=False)
+    positions = np.arange(len(source))
+    read = source.read({"": positions}, positions)
+    assert source.num_classes == 10 and np.bincount(read["label"]).tolist() == [3] * 10
+    # The same images as the arrays, whatever the batch size.
+    images, labels = synthesize.synthesize(api.load(str(workdir)), 3, batch_size=30)
+    np.testing.assert_array_equal(labels, read["label"])
+    np.testing.assert_array_equal(images, read["image"])
+    assert len({img.tobytes() for img in images}) == 30
+    run_cli("jaxgan.synthesize", f"--workdir={workdir}", "--per_class=2", "--seed=1",
+            f"--out={tmp_path / 'syn.npz'}")
+    arrays = np.load(tmp_path / "syn.npz")
+    assert arrays["images"].shape == (20, 28, 28, 1) and arrays["labels"].tolist()[:3] == [0, 0, 1]
+    assert json.loads((tmp_path / "syn.json").read_text())["seed"] == 1
+    for flags, words in (((f"--out={tmp_path / 'syn'}", "--per_class=1"), "exists"),
+                         ((f"--out={tmp_path / 'x'}", "--per_class=0"), "--per_class must be")):
+        proc = run_cli("jaxgan.synthesize", f"--workdir={workdir}", *flags, check=False)
+        assert_one_line_error(proc, words)
+    assert not (tmp_path / "x").exists()
