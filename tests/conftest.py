@@ -52,11 +52,12 @@ def override(config, **overrides):
     return config
 
 
-def preflight(config) -> dict[str, int]:
+def preflight(config, traced: list[str] | None = None) -> dict[str, int]:
     """What `--dry_run` checks, traced instead of compiled (seconds, not tens of seconds, for
     the 256-pixel presets): the networks built on one device, and every train phase the run's
     first steps use traced on the abstract state and batch, giving back a state of the same
-    shapes and dtypes. Returns the trainable parameter counts ("params/G", ...)."""
+    shapes and dtypes. Returns the trainable parameter counts ("params/G", ...); the names of
+    the phases traced are appended to `traced`."""
     import jax
 
     from jaxgan import sharding
@@ -75,6 +76,8 @@ def preflight(config) -> dict[str, int]:
                                             program.abstract_batch(step))
         chex.assert_trees_all_equal_shapes_and_dtypes(new_state, state)
         assert all(m.shape == () for m in jax.tree.leaves(metrics)), name
+    if traced is not None:
+        traced.extend(sorted(first_step))
     return program.param_counts()
 
 

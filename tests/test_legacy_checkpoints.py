@@ -29,7 +29,9 @@ def _images(workdir, weights):
     return model(batch)
 
 
-@pytest.mark.parametrize("run", ["infogan", "stylegan"])
+# StyleGAN2's resume compiles its five phases (half a minute): in the `slow` tier; its restore
+# and sampling are checked in the default one by test_a_first_layout_stylegan_samples.
+@pytest.mark.parametrize("run", ["infogan", pytest.param("stylegan", marks=pytest.mark.slow)])
 def test_a_first_layout_checkpoint_restores_and_resumes(run, tmp_path):
     workdir = tmp_path / run
     shutil.copytree(FIXTURES / run, workdir)
@@ -49,6 +51,14 @@ def test_a_first_layout_checkpoint_restores_and_resumes(run, tmp_path):
     for key in state.extra:  # the family's running values came through the old train item
         np.testing.assert_allclose(state.extra[key], expected[f"extra_{key}"], rtol=1e-4)
     assert (workdir / "checkpoints" / "6" / "net_G").is_dir()  # saved in today's layout
+
+
+def test_a_first_layout_stylegan_samples():
+    for weights in ("params", "ema"):
+        np.testing.assert_allclose(
+            _images(FIXTURES / "stylegan", weights),
+            np.load(FIXTURES / "stylegan" / "expected_step4.npz")[f"images_{weights}"],
+            atol=1e-4)
 
 
 def test_a_first_layout_checkpoint_samples_and_is_scored(tiny_lenet, tmp_path):

@@ -148,9 +148,12 @@ def test_cli_trains_scores_and_samples(tmp_path):
     assert figure.shape == (3 * 34 + 2, 5 * 34 + 2)
     np.testing.assert_array_equal(figure[36:68, 36:68], up[1])
     np.testing.assert_array_equal(figure[2:34, 138:170], to_u8(targets[0])[..., 0])
-    proc = run_cli("jaxgan.sr_compare", f"--workdir={workdir}@two", f"--out={tmp_path / 'x.png'}",
-                   check=False)
-    assert_one_line_error(proc, "a step after '@' must be a whole number")
+    from jaxgan.errors import UserError
+    from jaxgan.tools.sr_compare import parse_run
+
+    assert parse_run("runs/a@12") == ("runs/a", 12) and parse_run("runs/a") == ("runs/a", None)
+    with pytest.raises(UserError, match="a step after '@' must be a whole number"):
+        parse_run("runs/a@two")
     # upscale: any size, gray or colour (to this gray model), whole and in blended tiles.
     inputs = tmp_path / "in"
     inputs.mkdir()
