@@ -36,12 +36,15 @@ ESRGAN = {
 
 def benchmark(dataset: str, scale: int, esrgan: bool, pretrain_steps: int, gan_steps: int) -> dict:
     """A 32x32 gray benchmark run: `dataset`'s 28x28 images padded to 32x32 (HR), LR bicubic
-    x`scale`; no flips or rotations (digits and garments have an upright); the LeNet perceptual
-    loss; SRGAN's discriminator for 32x32 images; the paper's weights and rates."""
+    x`scale`; no flips or rotations (digits and garments have an upright); the perceptual loss
+    on the features of the other dataset's LeNet (not the one that scores the outputs, as VGG19
+    was not trained on the papers' test images); SRGAN's discriminator for 32x32 images; the
+    papers' weights and rates."""
     variant = {
         "dataset.name": dataset, "dataset.image_size": 32, "dataset.channels": 1,
         "dataset.lr_scale": scale, "dataset.random_flip": False, "training.augment": False,
         "loss.perceptual": "lenet", "num_train_steps": pretrain_steps + gan_steps,
+        "loss.perceptual_dataset": "mnist" if dataset == "fashion_mnist" else "fashion_mnist",
         "training.pretrain_steps": pretrain_steps, "training.milestones": (max(gan_steps // 2, 1),),
         "log_every_steps": 250, "checkpoint_every_steps": 500, "sample_every_steps": 500,
         "num_sample_images": 8, "keep_checkpoints": 20,

@@ -184,6 +184,22 @@ def test_mistakes_are_one_line(tmp_path):
     assert not (tmp_path / "c" / "checkpoints").exists()
 
 
+def test_the_perceptual_lenet_can_be_the_other_datasets():
+    from jaxgan.errors import UserError
+    from jaxgan.evaluation.classifier import load_classifier
+
+    # The benchmark's Fashion-MNIST runs take their perceptual features from the MNIST LeNet,
+    # not from the Fashion-MNIST one that scores their outputs.
+    config = load_experiment("srgan", "srgan_fashion_x4")
+    assert config.loss.perceptual_dataset == "mnist"
+    frozen = srgan.frozen(srgan.setup(config))
+    chex.assert_trees_all_equal(frozen["lenet"]["params"], load_classifier("mnist").params)
+    for overrides, words in (({"loss.perceptual_dataset": "cifar10"}, "perceptual_dataset"),
+                             ({"dataset.channels": 3}, "compares gray images")):
+        with pytest.raises(UserError, match=words):
+            srgan.setup(override(load_experiment("srgan"), **overrides))
+
+
 def test_optimizers_share_one_state_structure():
     spec = srgan.setup(_config())
     params = {"w": jnp.zeros(3)}

@@ -15,7 +15,8 @@ never trained or checkpointed): VGG19 (torchvision's ImageNet weights from
 `loss.vgg19_weights`, sha256-checked) at conv5_4 after the ReLU, MSE on features / 12.75
 (SRGAN's VGG54), or before it, L1 (ESRGAN); or, for MNIST / Fashion-MNIST without the VGG19
 file, the shipped LeNet's features (`loss.perceptual=lenet`, a different loss and named so in
-the config and the metrics). Adversarial losses: `standard` (SRGAN: non-saturating BCE) or
+the config and the metrics; `loss.perceptual_dataset` picks the other dataset's LeNet, so that
+the loss is not the evaluator's classifier). Adversarial losses: `standard` (SRGAN: non-saturating BCE) or
 `ragan` (ESRGAN: relativistic average). Random vertical flips and transposes of (lr, hr) pairs
 (with the data's horizontal flips: the 8 rotations and reflections) use the step's key.
 """
@@ -80,6 +81,9 @@ def config() -> ml_collections.ConfigDict:
         "pretrain_pixel_weight": 1.0,
         "pixel_weight": 0.0,  # in the GAN stage
         "perceptual": "vgg19",  # vgg19 | lenet | none
+        # lenet: whose shipped classifier gives the features ("": the run's dataset's). The
+        # other dataset's keeps the loss apart from the evaluator's LeNet (fid_lenet, accuracy).
+        "perceptual_dataset": "",
         "perceptual_preset": "srgan",  # srgan (conv5_4 after ReLU, MSE, /12.75) | esrgan
         "perceptual_weight": 1.0,
         "vgg19_weights": "",  # torchvision's vgg19-dcbb9e9d.pth
@@ -181,9 +185,15 @@ def setup(c) -> Spec:
             "loss.perceptual=vgg19 needs torchvision's VGG19 weights: "
             f"--config.loss.vgg19_weights=PATH/{vgg.WEIGHTS_FILENAME} (from {vgg.WEIGHTS_URL}); "
             "for MNIST / Fashion-MNIST without it, --config.loss.perceptual=lenet")
-    if loss.perceptual == "lenet" and ds.name not in LENET_DATASETS:
+    if loss.perceptual_dataset not in ("", *LENET_DATASETS):
+        raise UserError(f"loss.perceptual_dataset must be one of {LENET_DATASETS} (or empty: the "
+                        f"run's dataset), not {loss.perceptual_dataset!r}")
+    if loss.perceptual == "lenet" and not loss.perceptual_dataset and ds.name not in LENET_DATASETS:
         raise UserError(f"loss.perceptual=lenet uses jaxgan's MNIST / Fashion-MNIST classifier: "
                         f"dataset.name must be one of {LENET_DATASETS}, not {ds.name!r}")
+    if loss.perceptual == "lenet" and ds.channels != 1:
+        raise UserError(f"loss.perceptual=lenet compares gray images; dataset.channels is "
+                        f"{ds.channels}")
     scale, size, ch = ds.lr_scale, ds.image_size, ds.channels
     if scale < 2:
         raise UserError(f"dataset.lr_scale must be the upscaling factor (2, 4), not {scale}")
@@ -226,7 +236,8 @@ def frozen(spec: Spec) -> dict[str, Any]:
         return {"vgg19": vgg.load_vgg19(loss.vgg19_weights)}
     from jaxgan.evaluation.classifier import load_classifier
 
-    return {"lenet": {"params": load_classifier(spec.config.dataset.name).params}}
+    dataset = loss.perceptual_dataset or spec.config.dataset.name
+    return {"lenet": {"params": load_classifier(dataset).params}}
 
 
 def batch_spec(spec: Spec, step: int) -> protocol.BatchSpec:
