@@ -184,9 +184,10 @@ def test_mistakes_are_one_line(tmp_path):
     assert not (tmp_path / "c" / "checkpoints").exists()
 
 
-def test_the_perceptual_lenet_can_be_the_other_datasets():
+def test_the_perceptual_lenet_can_be_the_other_datasets(tmp_path):
     from jaxgan.errors import UserError
     from jaxgan.evaluation.classifier import load_classifier
+    from jaxgan.workdir import load_config
 
     # The benchmark's Fashion-MNIST runs take their perceptual features from the MNIST LeNet,
     # not from the Fashion-MNIST one that scores their outputs.
@@ -194,6 +195,13 @@ def test_the_perceptual_lenet_can_be_the_other_datasets():
     assert config.loss.perceptual_dataset == "mnist"
     frozen = srgan.frozen(srgan.setup(config))
     chex.assert_trees_all_equal(frozen["lenet"]["params"], load_classifier("mnist").params)
+    # A run written before the key existed trained with its own dataset's LeNet.
+    workdir = tmp_path / "old"
+    workdir.mkdir()
+    saved = json.loads(config.to_json())
+    del saved["loss"]["perceptual_dataset"]
+    (workdir / "config.json").write_text(json.dumps(saved))
+    assert load_config(str(workdir)).loss.perceptual_dataset == ""
     for overrides, words in (({"loss.perceptual_dataset": "cifar10"}, "perceptual_dataset"),
                              ({"dataset.channels": 3}, "compares gray images")):
         with pytest.raises(UserError, match=words):
