@@ -93,17 +93,18 @@ def test_exits_after_the_final_step_without_once(setup, tmp_path):
     assert steps == [2, 4]
 
 
-def test_only_the_requested_steps(setup, tmp_path):
+def test_only_the_requested_steps(setup, tmp_path, monkeypatch):
     workdir, classifier_dir, env = setup
+    monkeypatch.setenv("JAXGAN_CACHE_DIR", env["JAXGAN_CACHE_DIR"])
     import shutil
     copy = tmp_path / "run"
     shutil.copytree(workdir, copy)
     shutil.rmtree(copy / "eval", ignore_errors=True)
-    _evaluate(copy, classifier_dir, env, "--metrics=is_lenet", "--steps=4")
+    _evaluate_here(copy, classifier_dir, "is_lenet")
     steps = [json.loads(line)["step"] for line in (copy / "eval" / "metrics.jsonl").open()]
     assert steps == [4]
     # The same metric at another sample count is another protocol: recorded beside the first.
-    _evaluate(copy, classifier_dir, env, "--metrics=is_lenet_1k", "--steps=4")
+    _evaluate_here(copy, classifier_dir, "is_lenet_1k")
     records = [json.loads(line) for line in (copy / "eval" / "metrics.jsonl").open()]
     assert [(r["protocol"], r["metric"], r["num_generated"]) for r in records] == [
         ("is_lenet", "is_lenet", 200), ("is_lenet_1k", "is_lenet", 1000)]
@@ -111,20 +112,29 @@ def test_only_the_requested_steps(setup, tmp_path):
     assert_one_line_error(proc, "no checkpoint at step(s) [3]")
     # Recalibrated BatchNorm statistics: a generator of its own, with its provenance, and a
     # different score (the smoke run's running statistics are 4 steps old).
-    _evaluate(copy, classifier_dir, env, "--metrics=is_lenet", "--steps=4", "--bn_recalibrate=3")
+    _evaluate_here(copy, classifier_dir, "is_lenet", bn_recalibrate=3)
     records = [json.loads(line) for line in (copy / "eval" / "metrics.jsonl").open()]
     assert [(r["generator"], r["bn_recalibration"]) for r in records] == [
         ("params", None), ("params", None), ("params_bn3", {"passes": 3, "batch_size": 100})]
     assert records[2]["value"] != records[0]["value"]
     _assert_options_refused(copy, classifier_dir, "--bn_recalibrate", bn_recalibrate=-2)
     # Truncated latents (BigGAN's trick) are a generator of their own too.
-    _evaluate(copy, classifier_dir, env, "--metrics=is_lenet", "--steps=4", "--z_truncation=0.5")
+    _evaluate_here(copy, classifier_dir, "is_lenet", z_truncation=0.5)
     records = [json.loads(line) for line in (copy / "eval" / "metrics.jsonl").open()]
     assert [(r["generator"], r["truncation"]) for r in records[3:]] == [
         ("params_z0.5", {"z_threshold": 0.5})]
     assert records[3]["value"] != records[0]["value"]
     _assert_options_refused(copy, classifier_dir, "threshold > 0", z_truncation=0.0)
     _assert_options_refused(copy, classifier_dir, "use --z_truncation", truncation_psi=0.7)
+
+
+def _evaluate_here(workdir, classifier_dir, metrics, **options):
+    """What `python -m jaxgan.evaluate --steps=4 --num_samples=200 --batch_size=100` does, in
+    this process (the command line itself is tested above and by the --steps=3 case)."""
+    from jaxgan.evaluation import job
+
+    job.Evaluator(str(workdir), metrics, 200, 100, str(classifier_dir), None,
+                  job.Options(**options)).run(True, 0.0, 0.0, [4])
 
 
 def _assert_options_refused(workdir, classifier_dir, words, **options):

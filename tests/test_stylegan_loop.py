@@ -166,25 +166,29 @@ def test_sample_rejects_unsupported_combinations(trained, tmp_path):
     assert_one_line_error(proc, "choose one of --interpolate and --style_mixing")
 
 
-def test_evaluator_scores_a_truncated_stylegan(trained, tiny_lenet, tmp_path):
+def test_evaluator_scores_a_truncated_stylegan(trained, tiny_lenet, tmp_path, monkeypatch):
     # psi = 0 draws w_avg for every latent: one image 200 times, so is_lenet is exactly 1
-    # (every KL term of the score is 0); psi = 1 draws varied images.
+    # (every KL term of the score is 0); psi = 1 draws varied images. In this process: the
+    # evaluator's command line is tested in test_evaluate.py.
+    from jaxgan.errors import UserError
+    from jaxgan.evaluation import job
+
     classifier_dir, env = tiny_lenet
+    monkeypatch.setenv("JAXGAN_CACHE_DIR", env["JAXGAN_CACHE_DIR"])
     workdir = tmp_path / "run"
     import shutil
     shutil.copytree(trained, workdir)
-    for psi in ("0", "1"):
-        run_cli("jaxgan.evaluate", f"--workdir={workdir}", f"--classifier_dir={classifier_dir}",
-                "--num_samples=200", "--batch_size=100", "--metrics=is_lenet", "--steps=4",
-                f"--truncation_psi={psi}", env=env)
+    for psi in (0.0, 1.0):
+        job.Evaluator(str(workdir), "is_lenet", 200, 100, str(classifier_dir), None,
+                      job.Options(truncation_psi=psi)).run(True, 0.0, 0.0, [4])
     records = [json.loads(line) for line in (workdir / "eval" / "metrics.jsonl").open()]
     assert [(r["generator"], r["truncation"]) for r in records] == [
         ("ema_psi0", {"psi": 0.0}), ("ema_psi1", {"psi": 1.0})]
     assert records[0]["value"] == pytest.approx(1.0, abs=1e-4)
     assert records[1]["value"] > 1.0 + 1e-3
-    proc = run_cli("jaxgan.evaluate", f"--workdir={workdir}", f"--classifier_dir={classifier_dir}",
-                   "--steps=4", "--z_truncation=1", env=env, check=False)
-    assert_one_line_error(proc, "use --truncation_psi")
+    with pytest.raises(UserError, match="use --truncation_psi"):
+        job.Evaluator(str(workdir), "is_lenet", 200, 100, str(classifier_dir), None,
+                      job.Options(z_truncation=1.0))
 
 
 def test_mix_layers_split_coarse_middle_and_fine_styles():
