@@ -55,6 +55,12 @@ def dataset_config() -> ml_collections.ConfigDict:
         "image_size": 28,
         "channels": 1,
         "max_examples": 0,  # > 0 keeps the first N examples (quick runs)
+        # Labelled data: keep only these classes ("3", "0,1,2"; "" = all) in every split read
+        # through this config (one-class training: the anomaly families' "normal" class).
+        "classes": "",
+        # > 0: the last N examples of the split (after `classes`) are held out of training and
+        # read as split "holdout" (the normal images an anomaly threshold is calibrated on).
+        "holdout": 0,
         # Folder images: square_resize (centre square, resized to image_size), resize_crop
         # (resized to load_size, then a random image_size crop: pix2pix), crop (a random
         # image_size crop at the file's resolution: super-resolution patches).

@@ -85,6 +85,41 @@ class SuperResolutionSource:
         return fields
 
 
+HOLDOUT = "holdout"  # the split name of `dataset.holdout`'s held-out examples
+
+
+def parse_classes(text: str, num_classes: int | None = None) -> tuple[int, ...]:
+    """`dataset.classes` ("3", "0,1,2"; "" = every class) as sorted class numbers."""
+    try:
+        classes = tuple(sorted({int(part) for part in str(text).split(",") if part.strip()}))
+    except ValueError:
+        raise UserError(f"dataset.classes takes class numbers separated by commas (3 or 0,1,2), "
+                        f"not {text!r}") from None
+    if num_classes is not None and any(not 0 <= k < num_classes for k in classes):
+        raise UserError(f"dataset.classes={text}: the classes are 0 to {num_classes - 1}")
+    return classes
+
+
+def select(source: ArraySource, dataset, split: str) -> ArraySource:
+    """`source` (split `split`) restricted to `dataset.classes`; the training split
+    (`dataset.split`) then loses its last `dataset.holdout` examples to split "holdout"."""
+    classes = parse_classes(dataset.classes, source.num_classes)
+    images, labels, name = source.images, source.labels, source.name
+    if classes:
+        keep = np.isin(labels, classes)
+        images, labels = images[keep], labels[keep]
+        name += f"[classes={','.join(map(str, classes))}]"
+    if dataset.holdout and split in (dataset.split, HOLDOUT):
+        if dataset.holdout >= len(images):
+            raise UserError(f"dataset.holdout={dataset.holdout} leaves no training examples "
+                            f"({len(images)} in {name})")
+        cut = len(images) - dataset.holdout
+        part = slice(cut, None) if split == HOLDOUT else slice(None, cut)
+        images, labels = images[part], labels[part]
+        name += f"[{'holdout' if split == HOLDOUT else 'without holdout'} {dataset.holdout}]"
+    return ArraySource(name, images, labels, source.num_classes)
+
+
 def check_dataset(dataset) -> None:
     if dataset.image_size < 1 or dataset.channels not in (1, 3):
         raise UserError(f"dataset.image_size must be positive and dataset.channels 1 or 3, not "
@@ -111,10 +146,19 @@ def load_source(dataset, *, split: str | None = None, train: bool = True, seed: 
         if prepare:
             arrays.prepare(dataset.name, dataset.data_dir or None, tfds_dir)
         barrier()
+        if split == HOLDOUT and not dataset.holdout:
+            raise UserError("split 'holdout' needs dataset.holdout > 0 (the training examples "
+                            "held out of training)")
         images, labels = arrays.load_arrays(
-            dataset.name, split, dataset.data_dir or None, tfds_dir, dataset.max_examples)
+            dataset.name, dataset.split if split == HOLDOUT else split,
+            dataset.data_dir or None, tfds_dir, dataset.max_examples)
         source = ArraySource(dataset.name, images, labels, arrays.NUM_CLASSES[dataset.name])
+        if dataset.classes or dataset.holdout:
+            source = select(source, dataset, split)
     elif dataset.name in FOLDER_SOURCES:
+        if dataset.classes or dataset.holdout:
+            raise UserError(f"dataset.classes and dataset.holdout apply to the labelled array "
+                            f"datasets {arrays.ARRAY_DATASETS}, not {dataset.name}")
         barrier()
         source = FOLDER_SOURCES[dataset.name](dataset, split, train=train, seed=seed)
     else:

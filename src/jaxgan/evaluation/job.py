@@ -36,6 +36,7 @@ from jaxgan.workdir import load_config
 DEFAULT_METRICS = "fid_lenet,kid_lenet,is_lenet,pr_lenet"
 DEFAULT_INCEPTION_METRICS = "fid_inception,kid_inception,is_inception,pr_inception"
 DEFAULT_PAIRED_METRICS = "l1,psnr,ssim"
+DEFAULT_ANOMALY_METRICS = "auroc,average_precision"
 
 
 def default_metrics(dataset_name: str, conditioned: bool = False) -> str:
@@ -133,9 +134,11 @@ class Evaluator:
         self.item, self.abstract_generator, weights = weights_item(
             self.abstract, self.export, "auto" if bicubic else options.generator)
         self.default_weights = "ema" if self.export.network in self.abstract.ema else "params"
+        self.scorer = self.family.anomaly(self.spec)
         if metric_names is None:
-            metric_names = default_metrics(self.config.dataset.name,
-                                           self.export.condition is not None)
+            metric_names = (DEFAULT_ANOMALY_METRICS if self.scorer is not None else
+                            default_metrics(self.config.dataset.name,
+                                            self.export.condition is not None))
         self.metrics = resolve_metrics(metric_names)
         self._check_metrics()
         self.options = options
@@ -188,6 +191,13 @@ class Evaluator:
         return generate
 
     def _check_metrics(self) -> None:
+        anomaly = [m.name for m in self.metrics if m.output == "anomaly"]
+        if anomaly and self.scorer is None:
+            raise UserError(f"{', '.join(anomaly)} score(s) an anomaly model (experiments/"
+                            f"ganomaly.py); this is a {self.config.family} run")
+        if anomaly and not self.config.dataset.classes:
+            raise UserError(f"{', '.join(anomaly)}: the one-class test needs a run trained on "
+                            "some classes only (dataset.classes)")
         conditional = [m.name for m in self.metrics if m.conditional]
         if conditional and self.export.condition is not None:
             from jaxgan.generation import condition_has_labels
@@ -347,11 +357,19 @@ class Evaluator:
             generator_vars = self.export.recalibrate(
                 generator_vars, jax.random.key(EVAL_SEED + 1), self.options.bn_recalibrate,
                 self.batch_size)
+        anomaly = [m for m in self.metrics if m.output == "anomaly"
+                   and not self.records.done(step, m.name, self.generator_name, NO_EXTRACTOR)]
+        if anomaly:
+            self._evaluate_anomaly(step, started, anomaly)
+        others = [m for m in self.metrics if m.output != "anomaly"]
+        if not any(not self.records.done(step, m.name, self.generator_name, self._sha(m))
+                   for m in others):
+            return
         prior = self.code_prior.fit(RunAtStep(self, step)) if self.code_prior else None
         images, labels, targets = self.generated_images(generator_vars, prior)
-        groups = sorted({m.extractor for m in self.metrics})
+        groups = sorted({m.extractor for m in others})
         for kind in groups:
-            metrics = [m for m in self.metrics if m.extractor == kind
+            metrics = [m for m in others if m.extractor == kind
                        and not self.records.done(step, m.name, self.generator_name,
                                                  self._sha(m))]
             if not metrics:
@@ -377,6 +395,36 @@ class Evaluator:
                     self.records.append(record)
                     self._tensorboard(record)
                     print(f"step {step} {record['metric']} = {record['value']:.4f}", flush=True)
+
+    def _evaluate_anomaly(self, step: int, started: float, metrics) -> None:
+        """The one-class test (jaxgan.evaluation.anomaly) at `step`: the whole test split
+        scored by the model's anomaly scorer; images outside its normal classes are the
+        positives."""
+        from jaxgan.evaluation import anomaly
+
+        weights = {"auto": "auto", "ema": "ema", "params": "params"}[self.options.generator]
+        model = anomaly.load(self.workdir, step, weights)
+        test = anomaly.test_protocol(model, self.batch_size)
+        provenance = {
+            **self._provenance(step, started, None, None, None),
+            "generator": self.generator_name,
+            "reference": f"{self.config.dataset.name}/test",
+            "inputs": f"{self.config.dataset.name}/test (every class)",
+            "anomaly": {"score": model.scorer.description, "weights": model.weights,
+                        "normal_classes": list(model.normal_classes),
+                        "num_normal": int(np.sum(~test["anomalous"])),
+                        "num_anomalous": int(np.sum(test["anomalous"]))},
+        }
+        for metric in metrics:
+            values = metric.compute((test["scores"], test["anomalous"]), None)
+            result = {"values": values, "num_reference": 0,
+                      "num_generated": len(test["scores"])}
+            for record in records_of(metric.name, result, provenance):
+                if self.records.has(record):
+                    continue
+                self.records.append(record)
+                self._tensorboard(record)
+                print(f"step {step} {record['metric']} = {record['value']:.4f}", flush=True)
 
     def _provenance(self, step: int, started: float, extractor, ref_id: str | None,
                     prior: dict[str, Any] | None) -> dict[str, Any]:

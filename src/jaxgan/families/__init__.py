@@ -15,7 +15,7 @@ from jaxgan.families.protocol import Family
 
 BUILT_IN = {"gan": "jaxgan.families.gan", "stylegan": "jaxgan.families.stylegan",
             "pix2pix": "jaxgan.families.pix2pix", "cyclegan": "jaxgan.families.cyclegan",
-            "srgan": "jaxgan.families.srgan"}
+            "srgan": "jaxgan.families.srgan", "ganomaly": "jaxgan.families.ganomaly"}
 
 
 def get(name: str) -> Family:

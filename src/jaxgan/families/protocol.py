@@ -16,7 +16,8 @@ A family is a module of pure functions registered under a config name (`config.f
 - `phases(spec, step) -> names` and `train_phase(spec, name, state, batch)`: which compiled
   phases make step `step`, and each phase as a pure function (state, batch) -> (state, metrics);
 - `generators(spec) -> {name: GeneratorExport}`: what can be sampled and scored; the first is
-  the default.
+  the default;
+- `anomaly(spec) -> AnomalyScorer | None`: for anomaly models, how an image is scored.
 
 What a generator can do (latents, class labels, a categorical code, image conditioning,
 truncation, a W space, BatchNorm recalibration) is declared as data in its export, so the tools
@@ -163,6 +164,22 @@ class GeneratorExport:
 
 
 @dataclasses.dataclass(frozen=True)
+class AnomalyScorer:
+    """How an anomaly model scores images, for the evaluator's AUROC and `jaxgan.anomaly`.
+
+    `score(variables, images) -> {"score": [B] (higher: more anomalous), "residual":
+    [B, H, W, C] (where each image departs from what the model expects), "reconstruction":
+    [B, H, W, C] (what it expected)}`, with `variables` = {network: variables} of `networks`
+    (the EMA copy where the run keeps one) and `images` float32 in [-1, 1]. `description`
+    says what the score is, for the records."""
+
+    networks: tuple[str, ...]
+    image_shape: tuple[int, int, int]
+    score: Callable[..., dict[str, jax.Array]]
+    description: str
+
+
+@dataclasses.dataclass(frozen=True)
 class Family:
     name: str
     config: Callable[[], Any]
@@ -176,6 +193,8 @@ class Family:
     # The values of keys a saved config.json lacks (added to the schema after it was written):
     # what those runs trained with (nested dicts).
     config_backfill: Callable[[], Mapping[str, Any]] = dict
+    # An anomaly model's scorer (None: the family does not score anomalies).
+    anomaly: Callable[[Any], AnomalyScorer | None] = lambda spec: None
 
     def default_generator(self, spec) -> tuple[str, GeneratorExport]:
         return next(iter(self.generators(spec).items()))

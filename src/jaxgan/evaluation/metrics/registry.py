@@ -110,6 +110,17 @@ def _gan_test(fake_labelled_logits, _):
     return {"gantest_lenet": float(np.mean(predicted == np.asarray(labels)))}
 
 
+def _anomaly(key: str):
+    def compute(scored, _):
+        from jaxgan.evaluation import anomaly
+
+        scores, anomalous = scored
+        fn = anomaly.auroc if key == "auroc" else anomaly.average_precision
+        return {key: fn(scores, anomalous)}
+
+    return compute
+
+
 def _base_metrics() -> dict[str, Metric]:
     metrics = {}
     for ext in EXTRACTORS:
@@ -124,14 +135,18 @@ def _base_metrics() -> dict[str, Metric]:
                                   conditional=True)
     metrics["gantest_lenet"] = Metric("gantest_lenet", "lenet", "labelled_logits", "none",
                                       _gan_test, conditional=True)
+    # Anomaly models (output "anomaly" = (scores, is anomalous) of the whole test split): the
+    # one-class protocol of jaxgan.evaluation.anomaly.
+    for key in ("auroc", "average_precision"):
+        metrics[key] = Metric(key, NO_EXTRACTOR, "anomaly", "none", _anomaly(key))
     return metrics
 
 
+NO_EXTRACTOR = "none"
 METRICS = _base_metrics()
 _ALIASES = {f"{kind}_{ext}": f"pr_{ext}" for ext in EXTRACTORS for kind in ("precision", "recall")}
-_NAME = re.compile(r"^(?P<base>[a-z]+_[a-z]+)(?:_(?P<thousands>[1-9][0-9]*)k)?$")
+_NAME = re.compile(r"^(?P<base>[a-z]+(?:_[a-z]+)?)(?:_(?P<thousands>[1-9][0-9]*)k)?$")
 _PAIRED = re.compile(r"^(?P<kind>l1|psnr|ssim)(?P<y>_y)?(?:_crop(?P<crop>[0-9]+))?$")
-NO_EXTRACTOR = "none"
 
 
 def _paired_metric(name: str, kind: str, color: str, crop: int) -> Metric:
@@ -170,6 +185,8 @@ def get_metric(name: str) -> Metric:
             "and _cropN)"
         )
     metric = METRICS[base]
+    if match["thousands"] and metric.output == "anomaly":
+        raise UserError(f"{base} scores the whole test split: it takes no sample count suffix")
     if match["thousands"]:
         count = int(match["thousands"]) * 1000
         metric = dataclasses.replace(
