@@ -233,3 +233,65 @@ def test_mistakes_are_one_line(run, tmp_path):
         command.score_files(str(run), str(tmp_path / "x.png"), None, fpr=1.5)
     with pytest.raises(UserError, match="takes no sample count"):
         job.Evaluator(str(run), "auroc_10k", 100, 100, None, None)
+
+
+def _fanogan_config(**overrides):
+    return override(load_experiment("fanogan"), **{"mesh.data": 1, **overrides})
+
+
+def test_fanogan_is_the_wgan_gp_run_then_an_encoder_with_the_gan_frozen(tmp_path):
+    from jaxgan.families import fanogan, gan
+
+    config = _fanogan_config()
+    spec = fanogan.setup(config)
+    assert [fanogan.phases(spec, s) for s in range(6)] == [("d",), ("dg",), ("d",)] + [
+        ("encoder",)] * 3
+    # The GAN part starts as the gan family's WGAN-GP run with the same networks and seed.
+    gan_config = load_experiment("wgan_gp_mnist")
+    state = fanogan.init(spec, 0)
+    reference = gan.init(gan.setup(gan_config), 0)
+    chex.assert_trees_all_equal(state.nets["G"], reference.nets["G"])
+    chex.assert_trees_all_equal(state.nets["D"], reference.nets["D"])
+    # Resumed across the GAN -> encoder boundary and inside the encoder stage: same bits.
+    straight_dir = str(tmp_path / "straight")
+    straight = _host(train.train(config, straight_dir))
+    interrupted = str(tmp_path / "interrupted")
+    at = {stop: _host(train.train(_fanogan_config(num_train_steps=stop), interrupted))
+          for stop in (3, 4)}
+    resumed = _host(train.train(config, interrupted))
+    chex.assert_trees_all_equal(straight, resumed)
+    # The encoder stage trains E alone.
+    for name in ("G", "D"):
+        chex.assert_trees_all_equal(at[3].nets[name], straight.nets[name])
+    assert not np.array_equal(at[3].nets["E"].params["to_latent"]["kernel"],
+                              straight.nets["E"].params["to_latent"]["kernel"])
+    # Its loss, and the anomaly score, by hand: image residual + kappa x feature residual.
+    spec = fanogan.setup(_fanogan_config(**{"encoder.kappa": 0.5}))
+    x = jax.random.uniform(jax.random.key(2), (3, 28, 28, 1), minval=-1, maxval=1)
+    variables = {n: straight.nets[n].variables for n in ("G", "D", "E")}
+    z = spec.encoder.apply(variables["E"], x)
+    x_rec = spec.gan.generator.apply(variables["G"], z, None, train=False)
+    f = lambda v: np.asarray(spec.gan.discriminator.apply(
+        variables["D"], v, None, train=False, return_features=True)[1])
+    x, x_rec = np.asarray(x), np.asarray(x_rec)
+    expected = (np.mean((x - x_rec) ** 2, axis=(1, 2, 3))
+                + 0.5 * np.mean((f(x) - f(x_rec)) ** 2, axis=1))
+    np.testing.assert_allclose(fanogan.score(spec, variables, x)["score"], expected, rtol=1e-5)
+    # The evaluator and the command read all three networks of the run.
+    model = anomaly.load(straight_dir)
+    assert model.weights == "G:params+D:params+E:params" and model.normal_classes == (0,)
+    test = anomaly.test_protocol(model)
+    assert 0.0 <= anomaly.auroc(test["scores"], test["anomalous"]) <= 1.0
+
+
+def test_family_config_mistakes():
+    from jaxgan.families import fanogan
+
+    with pytest.raises(UserError, match="encoder.start_step"):
+        fanogan.setup(_fanogan_config(**{"encoder.start_step": 0}))
+    with pytest.raises(UserError, match="unconditional DCGAN"):
+        fanogan.setup(_fanogan_config(**{"model.num_classes": 10}))
+    with pytest.raises(UserError, match="power-of-two image size"):
+        ganomaly.setup(_config(**{"dataset.image_size": 28}))
+    with pytest.raises(UserError, match="loss.w_enc > 0"):
+        ganomaly.setup(_config(**{"loss.w_enc": 0.0}))

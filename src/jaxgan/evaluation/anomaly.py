@@ -79,7 +79,7 @@ class Model:
     scorer: AnomalyScorer
     variables: dict[str, Any]
     step: int
-    weights: str  # "ema" or "params"
+    weights: str  # "ema" or "params" (several networks: "G:ema+D:params+...")
     normal_classes: tuple[int, ...]
 
     def score(self, images: np.ndarray, batch_size: int = 500) -> dict[str, np.ndarray]:
@@ -92,8 +92,9 @@ class Model:
 
 
 def load(workdir: str, step: int | None = None, weights: str = "auto") -> Model:
-    """The anomaly model of a run at `step` (latest by default), with the EMA copy of each
-    network where the run keeps one (`weights="auto"`), or the trained weights ("params")."""
+    """The anomaly model of a run at `step` (latest by default), with the EMA copy of each of
+    its networks that the run keeps one of (`weights="auto"`), or the trained weights
+    ("params")."""
     config = load_config(workdir)
     family = families.get(config.family)
     spec = family.setup(config)
@@ -104,16 +105,18 @@ def load(workdir: str, step: int | None = None, weights: str = "auto") -> Model:
     if weights not in ("auto", "ema", "params"):
         raise UserError(f"--weights must be auto, ema or params, not {weights!r}")
     abstract = jax.eval_shape(lambda: family.init(spec, config.seed))
-    has_ema = all(name in abstract.ema for name in scorer.networks)
-    if weights == "ema" and not has_ema:
+    kept = [name for name in scorer.networks if name in abstract.ema]
+    if weights == "ema" and not kept:
         raise UserError("--weights=ema: this run keeps no EMA copy of its networks")
-    use_ema = weights != "params" and has_ema
+    use_ema = set(kept) if weights != "params" else set()
     variables = {}
     for name in scorer.networks:
-        item, tree = ((ema_item(name), abstract.ema[name]) if use_ema
+        item, tree = ((ema_item(name), abstract.ema[name]) if name in use_ema
                       else (net_item(name), abstract.nets[name].variables))
         variables[name], step = restore_item(workdir, item, tree, step)
-    return Model(config, scorer, variables, step, "ema" if use_ema else "params",
+    return Model(config, scorer, variables, step,
+                 "+".join(f"{n}:{'ema' if n in use_ema else 'params'}" for n in scorer.networks)
+                 if len(scorer.networks) > 1 else ("ema" if use_ema else "params"),
                  parse_classes(config.dataset.classes))
 
 

@@ -15,7 +15,8 @@ from jaxgan.families.protocol import Family
 
 BUILT_IN = {"gan": "jaxgan.families.gan", "stylegan": "jaxgan.families.stylegan",
             "pix2pix": "jaxgan.families.pix2pix", "cyclegan": "jaxgan.families.cyclegan",
-            "srgan": "jaxgan.families.srgan", "ganomaly": "jaxgan.families.ganomaly"}
+            "srgan": "jaxgan.families.srgan", "ganomaly": "jaxgan.families.ganomaly",
+            "fanogan": "jaxgan.families.fanogan"}
 
 
 def get(name: str) -> Family:

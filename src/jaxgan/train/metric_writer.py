@@ -62,7 +62,7 @@ PROGRESS_KEYS = (
     ("d_loss", "d_loss", ".3f"), ("g_loss", "g_loss", ".3f"), ("d_real", "D(x)", ".2f"),
     ("d_fake", "D(G(z))", ".2f"), ("d_real_logit", "D(x)", ".2f"),
     ("d_fake_logit", "D(G(z))", ".2f"), ("gradient_penalty", "gp", ".3f"),
-    ("r1_penalty", "r1", ".3f"), ("pl_penalty", "pl", ".3f"),
+    ("r1_penalty", "r1", ".3f"), ("pl_penalty", "pl", ".3f"), ("e_loss", "e_loss", ".4f"),
 )
 
 
