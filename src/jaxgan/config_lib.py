@@ -61,6 +61,10 @@ def dataset_config() -> ml_collections.ConfigDict:
         # > 0: the last N examples of the split (after `classes`) are held out of training and
         # read as split "holdout" (the normal images an anomaly threshold is calibrated on).
         "holdout": 0,
+        # Labelled data: > 0 keeps a seeded subset of N examples of each class of the training
+        # split (the low-data regime: a generator and a classifier that see the same labels).
+        "per_class": 0,
+        "subset_seed": 0,
         # Folder images: square_resize (centre square, resized to image_size), resize_crop
         # (resized to load_size, then a random image_size crop: pix2pix), crop (a random
         # image_size crop at the file's resolution: super-resolution patches).

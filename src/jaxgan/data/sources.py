@@ -100,15 +100,34 @@ def parse_classes(text: str, num_classes: int | None = None) -> tuple[int, ...]:
     return classes
 
 
+def labelled_subset(labels: np.ndarray, per_class: int, seed: int) -> np.ndarray:
+    """Indices (ascending) of `per_class` examples of each class present: for class k, the
+    first `per_class` of `default_rng([seed, k])`'s permutation of its examples."""
+    chosen = []
+    for k in np.unique(labels):
+        members = np.flatnonzero(labels == k)
+        if len(members) < per_class:
+            raise UserError(f"dataset.per_class={per_class}: class {k} has {len(members)} "
+                            "examples")
+        chosen.append(members[np.random.default_rng([seed, int(k)]).permutation(
+            len(members))[:per_class]])
+    return np.sort(np.concatenate(chosen))
+
+
 def select(source: ArraySource, dataset, split: str) -> ArraySource:
     """`source` (split `split`) restricted to `dataset.classes`; the training split
-    (`dataset.split`) then loses its last `dataset.holdout` examples to split "holdout"."""
+    (`dataset.split`) then keeps `dataset.per_class` seeded examples of each class, and loses
+    its last `dataset.holdout` examples to split "holdout"."""
     classes = parse_classes(dataset.classes, source.num_classes)
     images, labels, name = source.images, source.labels, source.name
     if classes:
         keep = np.isin(labels, classes)
         images, labels = images[keep], labels[keep]
         name += f"[classes={','.join(map(str, classes))}]"
+    if dataset.per_class and split in (dataset.split, HOLDOUT):
+        keep = labelled_subset(labels, dataset.per_class, dataset.subset_seed)
+        images, labels = images[keep], labels[keep]
+        name += f"[{dataset.per_class} per class, seed {dataset.subset_seed}]"
     if dataset.holdout and split in (dataset.split, HOLDOUT):
         if dataset.holdout >= len(images):
             raise UserError(f"dataset.holdout={dataset.holdout} leaves no training examples "
@@ -121,6 +140,9 @@ def select(source: ArraySource, dataset, split: str) -> ArraySource:
 
 
 def check_dataset(dataset) -> None:
+    if dataset.per_class < 0 or dataset.holdout < 0:
+        raise UserError(f"dataset.per_class and dataset.holdout must be >= 0 (0: off), not "
+                        f"{dataset.per_class} and {dataset.holdout}")
     if dataset.image_size < 1 or dataset.channels not in (1, 3):
         raise UserError(f"dataset.image_size must be positive and dataset.channels 1 or 3, not "
                         f"{dataset.image_size} and {dataset.channels}")
@@ -153,12 +175,13 @@ def load_source(dataset, *, split: str | None = None, train: bool = True, seed: 
             dataset.name, dataset.split if split == HOLDOUT else split,
             dataset.data_dir or None, tfds_dir, dataset.max_examples)
         source = ArraySource(dataset.name, images, labels, arrays.NUM_CLASSES[dataset.name])
-        if dataset.classes or dataset.holdout:
+        if dataset.classes or dataset.holdout or dataset.per_class:
             source = select(source, dataset, split)
     elif dataset.name in FOLDER_SOURCES:
-        if dataset.classes or dataset.holdout:
-            raise UserError(f"dataset.classes and dataset.holdout apply to the labelled array "
-                            f"datasets {arrays.ARRAY_DATASETS}, not {dataset.name}")
+        if dataset.classes or dataset.holdout or dataset.per_class:
+            raise UserError(f"dataset.classes, dataset.holdout and dataset.per_class apply to "
+                            f"the labelled array datasets {arrays.ARRAY_DATASETS}, not "
+                            f"{dataset.name}")
         barrier()
         source = FOLDER_SOURCES[dataset.name](dataset, split, train=train, seed=seed)
     else:

@@ -64,8 +64,17 @@ class TrainConfig:
     dropout: float = 0.25
     max_train_examples: int = 0  # > 0: the first N training examples only (tests)
     max_steps: int = 0  # > 0: stop after N steps (tests)
+    # lenet (the metrics' feature extractor) or resnet (jaxgan.models.small_resnet: the
+    # synthetic-data study's second classifier; `stages` and `feature_dim` do not apply)
+    arch: str = "lenet"
 
     def model(self) -> LeNet:
+        if self.arch == "resnet":
+            from jaxgan.models.small_resnet import SmallResNet
+
+            return SmallResNet(dropout=self.dropout)
+        if self.arch != "lenet":
+            raise UserError(f"unknown classifier arch {self.arch!r}; use lenet or resnet")
         return LeNet(
             stages=self.stages,
             feature_dim=self.feature_dim,
@@ -172,7 +181,9 @@ def train(
     params = config.model().init(root_key, jnp.zeros((1, 28, 28, 1)))["params"]
     opt_state = _optimizer(config, total_steps).init(params)
     images_dev, labels_dev = jnp.asarray(images), jnp.asarray(labels)
-    step_fn = functools.partial(_train_step, config=config, total_steps=total_steps)
+    # The compiled step depends on the recipe, not on the seed or the length of the run.
+    static = dataclasses.replace(config, seed=0, epochs=0, max_steps=0, max_train_examples=0)
+    step_fn = functools.partial(_train_step, config=static, total_steps=total_steps)
     step = 0
     for epoch in range(config.epochs):
         if step >= total_steps:

@@ -1,0 +1,85 @@
+"""The synthetic-data study: the seeded labelled subset the generator and the classifiers share,
+the refusal of a generator that saw more labels, and the real CLI from a class-conditional run
+trained on the subset to the study's table."""
+
+import json
+
+import numpy as np
+import pytest
+from conftest import REPO, load_experiment, override
+from test_cli import assert_one_line_error, run_cli
+
+from jaxgan.errors import UserError
+from jaxgan.tools import augmentation_study as study
+
+CGAN = f"--config={REPO / 'experiments' / 'cgan_mnist.py'}:smoke"
+
+
+def test_the_labelled_subset_is_seeded_nested_and_balanced():
+    x5, y5 = study.labelled_subset("mnist", 5, 0)
+    x10, y10 = study.labelled_subset("mnist", 10, 0)
+    assert np.array_equal(np.bincount(y5), [5] * 10) and np.array_equal(np.bincount(y10),
+                                                                         [10] * 10)
+    # The first 5 of each class's permutation are among its first 10: a generator trained on
+    # 5 per class saw only labels the 10-per-class classifier has.
+    seen = {x.tobytes() for x in x10}
+    assert all(x.tobytes() in seen for x in x5)
+    other, _ = study.labelled_subset("mnist", 5, 1)
+    assert {x.tobytes() for x in other} != {x.tobytes() for x in x5}
+    with pytest.raises(UserError, match="class 0 has"):
+        study.labelled_subset("mnist", 10_000, 0)
+
+
+def test_a_generator_that_saw_more_labels_is_refused():
+    def config(**dataset):
+        return override(load_experiment("cgan_mnist"), **{
+            "dataset.max_examples": 0, **{f"dataset.{k}": v for k, v in dataset.items()}})
+
+    study.check_generator(config(per_class=10), "mnist", 10, 0)
+    study.check_generator(config(per_class=5), "mnist", 10, 0)  # a subset of the labels
+    for dataset, words in (({"per_class": 0}, "every labelled mnist image"),
+                           ({"per_class": 20}, "saw 20 labelled images per class"),
+                           ({"per_class": 10, "subset_seed": 1}, "is not the classifier's"),
+                           ({"per_class": 10, "name": "fashion_mnist"}, "trained on fashion")):
+        with pytest.raises(UserError, match=words):
+            study.check_generator(config(**dataset), "mnist", 10, 0)
+
+
+def test_summary_is_mean_and_sample_std_over_seeds():
+    results = [{"arm": "real", "classifier": "lenet", "accuracy": a} for a in (0.5, 0.6, 0.7)]
+    (summary,) = study.summarize(results)
+    assert summary["mean"] == pytest.approx(0.6) and summary["std"] == pytest.approx(0.1)
+    assert "| real | 60.00 ± 10.00 % |" in study.table([summary])
+
+
+def test_cli_from_a_generator_trained_on_the_subset(tmp_path):
+    workdir = tmp_path / "cgan"
+    run_cli("jaxgan.main", CGAN, f"--workdir={workdir}", "--config.dataset.max_examples=0",
+            "--config.dataset.per_class=5")
+    out = tmp_path / "study.json"
+    proc = run_cli("jaxgan.augmentation_study", f"--generator={workdir}", "--per_class=5",
+                   "--ratios=1", "--seeds=2", "--classifiers=lenet,resnet", "--steps=3",
+                   "--test_examples=200", f"--out={out}")
+    result = json.loads(out.read_text())
+    runs = result["results"]
+    assert len(runs) == 2 * 2 * 3  # seeds x classifiers x (real, real+syn x1, syn)
+    by_arm = {r["arm"]: r for r in runs if r["seed"] == 0 and r["classifier"] == "lenet"}
+    assert set(by_arm) == {"real", "real+syn x1", "syn"}
+    assert (by_arm["real"]["num_real"], by_arm["real"]["num_synthetic"]) == (50, 0)
+    assert (by_arm["real+syn x1"]["num_real"], by_arm["real+syn x1"]["num_synthetic"]) == (50, 50)
+    assert (by_arm["syn"]["num_real"], by_arm["syn"]["num_synthetic"]) == (0, 50)
+    assert all(0.0 <= r["accuracy"] <= 1.0 for r in runs)
+    assert result["provenance"]["per_class"] == 5 and result["provenance"]["generator_step"] == 4
+    assert result["provenance"]["test"] == "mnist/test (200 images)"
+    assert result["table"] in proc.stdout and "| real | " in result["table"]
+    # A generator that saw every label is refused in one line, before anything is read but
+    # its config.
+    from jaxgan import config_lib
+
+    other = tmp_path / "full"
+    other.mkdir()
+    (other / "config.json").write_text(config_lib.to_json(load_experiment("cgan_mnist")))
+    proc = run_cli("jaxgan.augmentation_study", f"--generator={other}", "--per_class=5",
+                   f"--out={tmp_path / 'refused.json'}", check=False)
+    assert_one_line_error(proc, "more labels than the classifier's 5 per class")
+    assert not (tmp_path / "refused.json").exists()
