@@ -5,6 +5,7 @@ tensorflow-datasets builder as array_record, read back without TensorFlow."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import pathlib
@@ -113,16 +114,26 @@ def load_arrays(
     max_examples: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(uint8 images [N, H, W, C], int32 labels [N]) of a split, prepared through tfds and read
-    back with its array_record data source. `max_examples` > 0 keeps the first N records."""
+    back with its array_record data source. `max_examples` > 0 keeps the first N records.
+    The arrays are read-only (one copy per process); index them to get arrays of your own."""
     _check_name(name)
     tfds_dir = tfds_dir or default_tfds_dir()
     prepare(name, data_dir, tfds_dir)
     builder = _tfds_builder(name, tfds_dir)
     if split not in builder.info.splits:
         raise UserError(f"{name} has no split {split!r}; it has {sorted(builder.info.splits)}")
-    source = builder.as_data_source(split=split)
+    return _read_split(name, split, os.path.abspath(tfds_dir), max_examples)
+
+
+@functools.lru_cache(maxsize=8)
+def _read_split(name: str, split: str, tfds_dir: str, max_examples: int):
+    """The decoded records of a prepared split, read once per process (decoding MNIST's 60,000
+    records takes seconds) and returned read-only, as every caller shares them."""
+    source = _tfds_builder(name, tfds_dir).as_data_source(split=split)
     count = len(source) if max_examples <= 0 else min(max_examples, len(source))
     records = source.__getitems__(list(range(count)))
     images = np.stack([r["image"] for r in records])
     labels = np.asarray([r["label"] for r in records], dtype=np.int32)
+    images.setflags(write=False)
+    labels.setflags(write=False)
     return images, labels
