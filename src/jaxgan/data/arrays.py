@@ -18,11 +18,13 @@ from jaxgan.errors import UserError
 
 _log = logging.getLogger(__name__)
 
-ARRAY_DATASETS = ("mnist", "fashion_mnist", "cifar10")
-NUM_CLASSES = {"mnist": 10, "fashion_mnist": 10, "cifar10": 10}
+ARRAY_DATASETS = ("mnist", "fashion_mnist", "cifar10", "stacked_mnist")
+NUM_CLASSES = {"mnist": 10, "fashion_mnist": 10, "cifar10": 10, "stacked_mnist": 1000}
+# Datasets made from another's files (jaxgan.data.stacked_mnist): whose files they read.
+MADE_FROM = {"stacked_mnist": "mnist"}
 # The repository ships MNIST under data/mnist so the default experiment runs with no network.
 _BUNDLED_DATA = pathlib.Path(__file__).resolve().parents[3] / "data"
-_FORMATS = {"mnist": " IDX", "fashion_mnist": " IDX", "cifar10": ""}  # for messages
+_FORMATS = {"mnist": " IDX", "fashion_mnist": " IDX", "cifar10": "", "stacked_mnist": " IDX"}
 _IDX_NAMES = tuple(name for pair in idx.IDX_FILES.values() for name in pair)
 
 
@@ -53,6 +55,7 @@ def resolve_data_dir(name: str, data_dir: str | None, *, allow_download: bool = 
     when given), then $JAXGAN_DATA_DIR/<name>, the copy bundled in the repository (MNIST only),
     the download cache; else downloads them into the cache (`allow_download`)."""
     _check_name(name)
+    name = MADE_FROM.get(name, name)
     if data_dir:
         path = pathlib.Path(data_dir).expanduser()
         for candidate in (path, path / name):

@@ -13,12 +13,14 @@ from typing import ClassVar
 import numpy as np
 import tensorflow_datasets as tfds
 
-from jaxgan.data import cifar10, idx
+from jaxgan.data import cifar10, idx, stacked_mnist
 
 _CITATIONS = {
     "mnist": "LeCun, Cortes, Burges. The MNIST database of handwritten digits.",
     "fashion_mnist": "Xiao, Rasul, Vollgraf. Fashion-MNIST, arXiv:1708.07747, 2017.",
     "cifar10": "Krizhevsky. Learning Multiple Layers of Features from Tiny Images, 2009.",
+    "stacked_mnist": "Metz, Poole, Pfau, Sohl-Dickstein. Unrolled Generative Adversarial "
+                     "Networks, ICLR 2017.",
 }
 
 
@@ -115,4 +117,43 @@ class JaxganCifar10(tfds.core.GeneratorBasedBuilder):
             yield i, {"image": images[i], "label": int(labels[i])}
 
 
-BUILDERS = {"mnist": JaxganMnist, "fashion_mnist": JaxganFashionMnist, "cifar10": JaxganCifar10}
+class JaxganStackedMnist(tfds.core.GeneratorBasedBuilder):
+    """Stacked MNIST (`jaxgan.data.stacked_mnist`) made from the MNIST IDX files: train (60,000)
+    and test (10,000) 32x32x3 uint8 images, 1,000-way labels (the digit triples)."""
+
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES: ClassVar[dict[str, str]] = {
+        "1.0.0": "Three MNIST digits per image as R, G, B, drawn with seed 0.",
+    }
+    MANUAL_DOWNLOAD_INSTRUCTIONS = _IdxBuilder.MANUAL_DOWNLOAD_INSTRUCTIONS
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        return tfds.core.DatasetInfo(
+            builder=self,
+            description="Three MNIST digits stacked as the R, G and B channels.",
+            features=tfds.features.FeaturesDict(
+                {
+                    "image": tfds.features.Tensor(shape=(32, 32, 3), dtype=np.uint8),
+                    "label": tfds.features.ClassLabel(num_classes=1000),
+                }
+            ),
+            supervised_keys=("image", "label"),
+            disable_shuffling=True,
+            citation=_CITATIONS["stacked_mnist"],
+        )
+
+    def _split_generators(self, dl_manager):
+        directory = str(dl_manager.manual_dir)
+        return {split: self._generate_examples(directory, split)
+                for split in stacked_mnist.SPLITS}
+
+    def _generate_examples(self, directory, split):
+        images, labels = idx.read_split(directory, split)
+        stacked, triples = stacked_mnist.stack(images, labels,
+                                               stacked_mnist.choose(len(images), split))
+        for i in range(len(stacked)):
+            yield i, {"image": stacked[i], "label": int(triples[i])}
+
+
+BUILDERS = {"mnist": JaxganMnist, "fashion_mnist": JaxganFashionMnist, "cifar10": JaxganCifar10,
+            "stacked_mnist": JaxganStackedMnist}

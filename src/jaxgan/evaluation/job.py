@@ -37,6 +37,7 @@ DEFAULT_METRICS = "fid_lenet,kid_lenet,is_lenet,pr_lenet"
 DEFAULT_INCEPTION_METRICS = "fid_inception,kid_inception,is_inception,pr_inception"
 DEFAULT_PAIRED_METRICS = "l1,psnr,ssim"
 DEFAULT_ANOMALY_METRICS = "auroc,average_precision"
+DEFAULT_STACKED_METRICS = "modes_lenet,fid_lenet,kid_lenet,pr_lenet"
 
 
 def default_metrics(dataset_name: str, conditioned: bool = False) -> str:
@@ -46,6 +47,8 @@ def default_metrics(dataset_name: str, conditioned: bool = False) -> str:
 
     if conditioned:
         return DEFAULT_PAIRED_METRICS
+    if dataset_name == "stacked_mnist":
+        return DEFAULT_STACKED_METRICS
     return DEFAULT_METRICS if dataset_name in DATASETS else DEFAULT_INCEPTION_METRICS
 EVAL_SEED = 0x5EED  # latents of the generated sets; fixed so scores compare across steps
 

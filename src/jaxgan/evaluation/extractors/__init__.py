@@ -2,7 +2,7 @@
 
 - "lenet": jaxgan's own classifier for the run's dataset (MNIST or Fashion-MNIST), its weights
   shipped with the package (reproduced by `python -m jaxgan.classifier`); features = its 128-d
-  penultimate layer.
+  penultimate layer. For Stacked MNIST, the MNIST one on each channel (`per_channel`).
 - "inception": the FID InceptionV3 with the official pytorch-fid weights, which the user
   supplies; features = the 2048-d pool, logits = the 1008-way fc without bias (for IS).
 
@@ -47,6 +47,11 @@ def load_extractor(
     missing or do not match their recorded / official sha256."""
     if kind == "lenet":
         from jaxgan.evaluation import classifier
+
+        if dataset == "stacked_mnist":
+            from jaxgan.evaluation.extractors.per_channel import PerChannelLeNet
+
+            return PerChannelLeNet(classifier.load_classifier("mnist", classifier_path))
 
         if dataset not in classifier.DATASETS:
             raise UserError(

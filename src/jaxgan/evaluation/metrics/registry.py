@@ -121,6 +121,18 @@ def _anomaly(key: str):
     return compute
 
 
+def _modes(extractor: str):
+    def compute(logits, _):
+        from jaxgan.data.stacked_mnist import mode_counts
+
+        logits = np.asarray(logits)
+        counted = mode_counts(np.argmax(logits, axis=1), logits.shape[1])
+        return {f"modes_{extractor}": counted["modes"],
+                f"modes_kl_{extractor}": counted["kl"]}
+
+    return compute
+
+
 def _base_metrics() -> dict[str, Metric]:
     metrics = {}
     for ext in EXTRACTORS:
@@ -131,6 +143,9 @@ def _base_metrics() -> dict[str, Metric]:
             Metric(f"pr_{ext}", ext, "features", "features", _pr(ext)),
         ):
             metrics[metric.name] = metric
+    # Mode coverage (Stacked MNIST's 1,000 digit triples; any labelled data's classes): the
+    # classes the classifier sees among the generated images and KL(generated || uniform).
+    metrics["modes_lenet"] = Metric("modes_lenet", "lenet", "logits", "none", _modes("lenet"))
     metrics["cas_lenet"] = Metric("cas_lenet", "lenet", "labelled_images", "test_split", _cas,
                                   conditional=True)
     metrics["gantest_lenet"] = Metric("gantest_lenet", "lenet", "labelled_logits", "none",
