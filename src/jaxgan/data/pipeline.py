@@ -59,7 +59,14 @@ def to_batch(raw: Mapping[str, np.ndarray], spec, source_name: str) -> dict[str,
         value = raw[name]
         if field.is_image:
             size, _, channels = field.shape
-            batch[name] = preprocess(value, size, channels)
+            canvas = getattr(field, "canvas", 0) or size
+            if canvas % size:
+                raise ValueError(f"field {name}: canvas {canvas} is not a multiple of {size}")
+            x = preprocess(value, canvas, channels)
+            if canvas != size:  # a growing network's stage: box-averaged down
+                f = canvas // size
+                x = x.reshape(-1, size, f, size, f, channels).mean(axis=(2, 4))
+            batch[name] = x
         else:
             batch[name] = np.asarray(value, dtype=field.dtype)
     return batch

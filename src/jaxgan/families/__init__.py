@@ -16,7 +16,7 @@ from jaxgan.families.protocol import Family
 BUILT_IN = {"gan": "jaxgan.families.gan", "stylegan": "jaxgan.families.stylegan",
             "pix2pix": "jaxgan.families.pix2pix", "cyclegan": "jaxgan.families.cyclegan",
             "srgan": "jaxgan.families.srgan", "ganomaly": "jaxgan.families.ganomaly",
-            "fanogan": "jaxgan.families.fanogan"}
+            "fanogan": "jaxgan.families.fanogan", "progan": "jaxgan.families.progan"}
 
 
 def get(name: str) -> Family:

@@ -43,6 +43,9 @@ class Field:
 
     shape: tuple[int, ...]
     dtype: str = "float32"
+    # Images of a growing network (ProGAN): made at `canvas` px (the run's resolution) first,
+    # then box-averaged down to `shape`, so every stage sees the same picture. 0: directly.
+    canvas: int = 0
 
     @property
     def is_image(self) -> bool:
