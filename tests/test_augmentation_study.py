@@ -52,18 +52,33 @@ def test_summary_is_mean_and_sample_std_over_seeds():
     assert "| real | 60.00 ± 10.00 % |" in study.table([summary])
 
 
+def test_the_small_resnet_trains_with_the_same_recipe():
+    import jax
+    import jax.numpy as jnp
+
+    from jaxgan.data import arrays
+    from jaxgan.models.small_resnet import SmallResNet
+    from jaxgan.state import num_params
+
+    abstract = jax.eval_shape(SmallResNet().init, jax.random.key(0), jnp.zeros((1, 28, 28, 1)))
+    assert num_params(abstract) == 695_658  # the tally in jaxgan.models.small_resnet
+    x, y = arrays.load_arrays("mnist", "train", max_examples=64)
+    accuracy = study.train_and_test("resnet", "mnist", 0, 2, 32, x, y, (x[:50], y[:50]))
+    assert 0.0 <= accuracy <= 1.0
+
+
 def test_cli_from_a_generator_trained_on_the_subset(tmp_path):
     workdir = tmp_path / "cgan"
     run_cli("jaxgan.main", CGAN, f"--workdir={workdir}", "--config.dataset.max_examples=0",
             "--config.dataset.per_class=5")
     out = tmp_path / "study.json"
     proc = run_cli("jaxgan.augmentation_study", f"--generator={workdir}", "--per_class=5",
-                   "--ratios=1", "--seeds=2", "--classifiers=resnet", "--steps=3",
+                   "--ratios=1", "--seeds=2", "--classifiers=lenet", "--steps=3",
                    "--test_examples=200", f"--out={out}")
     result = json.loads(out.read_text())
     runs = result["results"]
     assert len(runs) == 2 * 3  # seeds x (real, real+syn x1, syn)
-    by_arm = {r["arm"]: r for r in runs if r["seed"] == 0 and r["classifier"] == "resnet"}
+    by_arm = {r["arm"]: r for r in runs if r["seed"] == 0 and r["classifier"] == "lenet"}
     assert set(by_arm) == {"real", "real+syn x1", "syn"}
     assert (by_arm["real"]["num_real"], by_arm["real"]["num_synthetic"]) == (50, 0)
     assert (by_arm["real+syn x1"]["num_real"], by_arm["real+syn x1"]["num_synthetic"]) == (50, 50)
