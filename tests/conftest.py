@@ -95,6 +95,20 @@ def tiny_lenet(tmp_path_factory):
     return root / "lenet", {"JAXGAN_CACHE_DIR": str(_SESSION_DIR / "evaluator_cache")}
 
 
+@pytest.fixture(scope="session")
+def image_folder(tmp_path_factory):
+    """A folder of 16 random 8x8 gray PNGs: the smallest real image data a growing or style
+    network trains on in-process."""
+    import numpy as np
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("images8")
+    pixels = np.random.default_rng(0).integers(0, 256, (16, 8, 8), np.uint8)
+    for i, image in enumerate(pixels):
+        Image.fromarray(image).save(folder / f"{i}.png")
+    return folder
+
+
 # pytest-xdist's loadscope hands whole modules to the workers in collection order: the longest
 # modules (by `pytest --durations=0`) go first, so that the short ones even out the end.
 LONGEST_MODULES = ("test_cli.py", "test_translation.py", "test_stylegan_loop.py",

@@ -73,15 +73,6 @@ def _config(folder, **overrides):
         "dataset.image_size": 8, "mesh.data": 1, "num_train_steps": 4, **overrides})
 
 
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("digits8")
-    pixels = np.random.default_rng(0).integers(0, 256, (16, 8, 8), np.uint8)
-    for i, image in enumerate(pixels):
-        Image.fromarray(image).save(folder / f"{i}.png")
-    return folder
-
-
 def test_the_schedule_and_alpha():
     spec = progan.setup(override(load_experiment("progan", "mnist32")))
     stable, fade = spec.stable_steps, spec.fade_steps
@@ -127,7 +118,8 @@ def _host(state):
     return jax.tree.map(np.asarray, jax.device_get(state))
 
 
-def test_resume_across_stage_boundaries_is_bit_exact(folder, tmp_path):
+def test_resume_across_stage_boundaries_is_bit_exact(image_folder, tmp_path):
+    folder = image_folder
     # stable 1 batch, fade 1 batch: step 0 at 4x4, step 1 fading in 8x8, steps 2-3 at 8x8.
     straight = _host(train.train(_config(folder), str(tmp_path / "straight")))
     interrupted = str(tmp_path / "interrupted")
@@ -148,7 +140,8 @@ def test_resume_across_stage_boundaries_is_bit_exact(folder, tmp_path):
     assert (count(at[1]), count(at[2]), count(straight)) == (1, 1, 2)
 
 
-def test_cli_grows_through_every_stage_and_samples(folder, tmp_path):
+def test_cli_grows_through_every_stage_and_samples(image_folder, tmp_path):
+    folder = image_folder
     workdir = tmp_path / "run"
     flags = ["--config.dataset.name=image_folder", f"--config.dataset.data_dir={folder}",
              "--config.dataset.image_size=8", "--config.num_train_steps=4",

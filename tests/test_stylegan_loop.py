@@ -29,15 +29,6 @@ FLAGS = [f"--config.{k}={v}" for k, v in REG_EVERY_2.items()]
 PAD = 2  # images.grid's padding
 
 
-@pytest.fixture(scope="module")
-def image_folder(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("images8")
-    pixels = np.random.default_rng(0).integers(0, 256, (16, 8, 8), np.uint8)
-    for i, image in enumerate(pixels):
-        Image.fromarray(image).save(folder / f"{i}.png")
-    return folder
-
-
 def _config(folder, **overrides):
     return override(load_experiment("stylegan"), **{
         "dataset.name": "image_folder", "dataset.data_dir": str(folder), "dataset.image_size": 8,
