@@ -202,6 +202,12 @@ def test_cli_trains_evaluates_and_scores_files(run, tmp_path):
                                expected, rtol=1e-5)
     for r in rows:
         assert int(r["anomalous"]) == (float(r["score"]) > calibration["threshold"])
+    # A second scoring into the same folder is refused: the first one's files stay.
+    before = (out / "scores.csv").read_text()
+    proc = run_cli("jaxgan.anomaly", f"--workdir={workdir}", f"--input={folder}",
+                   f"--out={out}", check=False)
+    assert_one_line_error(proc, "already holds scores.csv")
+    assert (out / "scores.csv").read_text() == before
     heat = np.asarray(Image.open(out / "heatmaps" / "rgb.png"))
     assert heat.shape == (32, 3 * 32 + 4)
     np.testing.assert_array_equal(heat[2:30, 2:30], digits[0][..., 0])  # the padded input

@@ -165,6 +165,12 @@ def test_reference_floor(setup, tmp_path):
     assert records["fid_lenet"]["num_generated"] == 10000
     assert records["fid_lenet"]["num_reference"] == 60000
     assert records["fid_lenet"]["kind"] == "real_data_floor"
+    from jaxgan.errors import UserError
+    from jaxgan.evaluation import job
+
+    for metric in ("auroc", "psnr"):  # outputs of a model, not of real data
+        with pytest.raises(UserError, match="leave them out"):
+            job.reference_floor("mnist", metric, None, str(classifier_dir), None, None, 100)
 
 
 def test_missing_inception_weights(setup, tmp_path):

@@ -519,6 +519,11 @@ def reference_floor(dataset_name: str, metric_names: str, data_dir: str | None,
     dataset = config_lib.dataset_config()
     dataset.name, dataset.data_dir = dataset_name, data_dir or ""
     metrics = resolve_metrics(metric_names)
+    other = [m.name for m in metrics if m.extractor == NO_EXTRACTOR]
+    if other:
+        raise UserError(f"--reference scores real images with a feature extractor; "
+                        f"{', '.join(other)} score(s) a model's outputs (paired or anomaly "
+                        "metrics): leave them out")
     records = []
     for kind in sorted({m.extractor for m in metrics}):
         extractor = load_extractor(kind, dataset=dataset_name, classifier_path=classifier_dir,

@@ -87,6 +87,9 @@ def score_files(workdir: str, source: str, out: str | None, fpr: float = 0.05,
         raise UserError(f"--fpr must be in [0, 1), not {fpr}")
     if batch_size < 1:
         raise UserError(f"--batch_size must be >= 1, not {batch_size}")
+    if out is not None and (pathlib.Path(out) / "scores.csv").exists():
+        raise UserError(f"{out} already holds scores.csv; give a new --out folder (nothing is "
+                        "overwritten)")
     files = input_files(source, out)
     names = output_names(files, source)
     for path in files:
