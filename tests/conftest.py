@@ -95,7 +95,7 @@ def tiny_lenet(tmp_path_factory):
     return root / "lenet", {"JAXGAN_CACHE_DIR": str(_SESSION_DIR / "evaluator_cache")}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def image_folder(tmp_path_factory):
     """A folder of 16 random 8x8 gray PNGs: the smallest real image data a growing or style
     network trains on in-process."""

@@ -59,7 +59,7 @@ def to_batch(raw: Mapping[str, np.ndarray], spec, source_name: str) -> dict[str,
         value = raw[name]
         if field.is_image:
             size, _, channels = field.shape
-            canvas = getattr(field, "canvas", 0) or size
+            canvas = field.canvas or size
             if canvas % size:
                 raise ValueError(f"field {name}: canvas {canvas} is not a multiple of {size}")
             x = preprocess(value, canvas, channels)

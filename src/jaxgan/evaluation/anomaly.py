@@ -11,6 +11,7 @@ normal classes, which training never saw, so that a single new image can be deci
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import jax
@@ -82,11 +83,14 @@ class Model:
     weights: str  # "ema" or "params" (several networks: "G:ema+D:params+...")
     normal_classes: tuple[int, ...]
 
+    @functools.cached_property
+    def _score(self):
+        return jax.jit(self.scorer.score)
+
     def score(self, images: np.ndarray, batch_size: int = 500) -> dict[str, np.ndarray]:
         """{"score": [N], "residual": [N, H, W, C], "reconstruction": ...} of float32 images
         in [-1, 1], in batches."""
-        fn = jax.jit(self.scorer.score)
-        parts = [jax.device_get(fn(self.variables, images[i:i + batch_size]))
+        parts = [jax.device_get(self._score(self.variables, images[i:i + batch_size]))
                  for i in range(0, len(images), batch_size)]
         return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
 

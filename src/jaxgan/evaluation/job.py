@@ -350,6 +350,14 @@ class Evaluator:
 
     def evaluate_step(self, step: int) -> None:
         started = time.time()
+        anomaly = [m for m in self.metrics if m.output == "anomaly"
+                   and not self.records.done(step, m.name, self.generator_name, NO_EXTRACTOR)]
+        if anomaly:  # restores the scorer's own networks
+            self._evaluate_anomaly(step, started, anomaly)
+        others = [m for m in self.metrics if m.output != "anomaly"]
+        if all(self.records.done(step, m.name, self.generator_name, self._sha(m))
+               for m in others):
+            return
         try:
             generator_vars, _ = restore_item(self.workdir, self.item, self.abstract_generator,
                                              step)
@@ -360,14 +368,6 @@ class Evaluator:
             generator_vars = self.export.recalibrate(
                 generator_vars, jax.random.key(EVAL_SEED + 1), self.options.bn_recalibrate,
                 self.batch_size)
-        anomaly = [m for m in self.metrics if m.output == "anomaly"
-                   and not self.records.done(step, m.name, self.generator_name, NO_EXTRACTOR)]
-        if anomaly:
-            self._evaluate_anomaly(step, started, anomaly)
-        others = [m for m in self.metrics if m.output != "anomaly"]
-        if not any(not self.records.done(step, m.name, self.generator_name, self._sha(m))
-                   for m in others):
-            return
         prior = self.code_prior.fit(RunAtStep(self, step)) if self.code_prior else None
         images, labels, targets = self.generated_images(generator_vars, prior)
         groups = sorted({m.extractor for m in others})
@@ -405,12 +405,10 @@ class Evaluator:
         positives."""
         from jaxgan.evaluation import anomaly
 
-        weights = {"auto": "auto", "ema": "ema", "params": "params"}[self.options.generator]
-        model = anomaly.load(self.workdir, step, weights)
+        model = anomaly.load(self.workdir, step, self.options.generator)
         test = anomaly.test_protocol(model, self.batch_size)
         provenance = {
             **self._provenance(step, started, None, None, None),
-            "generator": self.generator_name,
             "reference": f"{self.config.dataset.name}/test",
             "inputs": f"{self.config.dataset.name}/test (every class)",
             "anomaly": {"score": model.scorer.description, "weights": model.weights,

@@ -164,9 +164,9 @@ def train_phase(spec: Spec, phase: str, state, batch):
     d_net = optimizers.apply_gradients(spec.d_tx, d_net, d_grads, variables=d_vars)
     # The reference re-initialises D's weights (not its optimizer) when it has won outright.
     reinit = d_loss < c.loss.reinit_d_below
-    fresh = _init_d(spec, step_key(state, 1))
-    variables = jax.tree.map(lambda new, old: jnp.where(reinit, new, old), fresh,
-                             d_net.variables)
+    # The fresh draw runs only on the steps that need it (a conditional, not a select).
+    variables = jax.lax.cond(reinit, lambda: _init_d(spec, step_key(state, 1)),
+                             lambda: d_net.variables)
     d_net = NetState(variables, d_net.opt_state)
     nets_ = {**state.nets, "G": g_net, "D": d_net}
     metrics = {"g_loss": g_loss, **terms, "d_loss": d_loss,

@@ -180,19 +180,12 @@ def phases(spec: Spec, step: int) -> tuple[str, ...]:
 
 
 def _stage_of(spec: Spec, name: str) -> Stage:
-    for step in _stage_starts(spec):
-        stage = stage_at(spec, step)
-        if stage.name == name:
-            return stage
-    raise ValueError(f"unknown phase {name!r}")
-
-
-def _stage_starts(spec: Spec) -> list[int]:
+    """The stage a phase name ("16_fade", "32_stable") stands for, with its first step."""
+    size, _, kind = name.partition("_")
+    level, fading = int(size).bit_length() - 3, kind == "fade"
     period = spec.stable_steps + spec.fade_steps
-    starts = [0]
-    for p in range(spec.levels - 1):
-        starts += [p * period + spec.stable_steps, (p + 1) * period]
-    return starts
+    start = (level - 1) * period + spec.stable_steps if fading else level * period
+    return Stage(level, fading, start)
 
 
 def _blend_reals(images: jax.Array, alpha) -> jax.Array:
