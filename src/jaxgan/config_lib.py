@@ -36,8 +36,16 @@ def base_config() -> ml_collections.ConfigDict:
     c.keep_checkpoints = 3
     c.sample_every_steps = 1000
     c.num_sample_images = 64
+    # > 1: each train step reads its global batch as this many micro-batches, one after another,
+    # and accumulates their gradients into one update (families that declare support: gan).
+    c.accumulate_steps = 1
     # Device mesh: axis name -> size; -1 takes the remaining devices. Batches are split over 'data'.
     c.mesh = ml_collections.ConfigDict({"data": -1, "model": 1})
+    # How parameters and optimizer state are laid out on the mesh (jaxgan.sharding): '' keeps
+    # every array replicated; "fsdp" shards large kernels and their Adam moments over 'data'
+    # (ZeRO-3 style); or rules 'regex=axis' (comma-separated, first match wins, 'axis@dim' to
+    # pick the dimension) matched against paths like 'G/params/block0/conv1/kernel'.
+    c.sharding = ml_collections.ConfigDict({"rules": "", "min_size": 2**16})
     c.dataset = dataset_config()
     return c
 

@@ -198,6 +198,9 @@ class Family:
     config_backfill: Callable[[], Mapping[str, Any]] = dict
     # An anomaly model's scorer (None: the family does not score anomalies).
     anomaly: Callable[[Any], AnomalyScorer | None] = lambda spec: None
+    # True: `train_phase` honours `config.accumulate_steps` (gradient accumulation over
+    # micro-batches); the loop refuses accumulate_steps > 1 for a family without it.
+    accumulation: bool = False
 
     def default_generator(self, spec) -> tuple[str, GeneratorExport]:
         return next(iter(self.generators(spec).items()))

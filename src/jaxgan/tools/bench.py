@@ -102,7 +102,7 @@ class JaxStep:
         from jaxgan.train.program import Program
 
         mesh = sharding.make_mesh(config.mesh)
-        sharding.check_batch_size(config.batch_size, mesh)
+        sharding.check_batch_size(config.batch_size, mesh, config.accumulate_steps)
         self.program = program = Program(config, mesh)
         self.devices = mesh.devices.size
         self.image_shape = program.export.image_shape
@@ -264,7 +264,7 @@ def run_input_pipeline(config, steps: int, warmup: int, repeats: int,
     from jaxgan.train.loop import batch_iterator
 
     mesh = sharding.make_mesh(config.mesh)
-    sharding.check_batch_size(config.batch_size, mesh)
+    sharding.check_batch_size(config.batch_size, mesh, config.accumulate_steps)
     start = time.perf_counter()
     source = data.load_source(config.dataset, prepare=True, barrier=lambda: None)
     load_s = time.perf_counter() - start

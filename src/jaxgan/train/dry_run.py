@@ -26,9 +26,19 @@ def param_table(name: str, params: Any) -> list[str]:
     return [f"{name}: {total:,} trainable parameters", *rows]
 
 
+def state_memory(program: Program) -> dict[str, int]:
+    """Bytes of the trainable state (parameters, optimizer state, EMA copies; not frozen
+    networks) that one device holds under the run's sharding, and in all."""
+    state = program.abstract_state
+    trainable = state.replace(nets={name: net for name, net in state.nets.items()
+                                    if net.trainable})
+    return {"state_bytes_per_device": sharding.per_device_bytes(trainable),
+            "state_bytes_total": sharding.total_bytes(trainable)}
+
+
 def run(config, workdir: str) -> dict[str, Any]:
     mesh = sharding.make_mesh(config.mesh)
-    sharding.check_batch_size(config.batch_size, mesh)
+    sharding.check_batch_size(config.batch_size, mesh, config.accumulate_steps)
     start = time.perf_counter()
     program = Program(config, mesh)
     state = program.abstract_state
@@ -39,7 +49,16 @@ def run(config, workdir: str) -> dict[str, Any]:
     schedule = [program.phases(s) for s in range(CYCLE)]
     names = sorted({name for step in schedule for name in step})
     summary: dict[str, Any] = dict(program.param_counts())
-    summary.update({"batch_size": config.batch_size, "devices": mesh.size, "phases": names})
+    summary.update({"batch_size": config.batch_size, "devices": mesh.size, "phases": names,
+                    "mesh": dict(mesh.shape), "accumulate_steps": config.accumulate_steps,
+                    "sharding_rules": config.sharding.rules})
+    summary.update(state_memory(program))
+    lines.append(
+        f"train state (parameters, optimizer state, EMA) on a {dict(mesh.shape)} mesh with "
+        f"sharding rules {config.sharding.rules or '(none: replicated)'!r}: "
+        f"{summary['state_bytes_per_device'] / 2**20:.1f} MiB per device of "
+        f"{summary['state_bytes_total'] / 2**20:.1f} MiB "
+        f"({summary['state_bytes_per_device'] / summary['state_bytes_total']:.3f})")
     gflop = {}
     for name in names:
         compiled = program.phase(name).lower(state, program.abstract_batch()).compile()
@@ -50,14 +69,23 @@ def run(config, workdir: str) -> dict[str, Any]:
         memory = compiled.memory_analysis()
         if memory is not None:
             for field in ("argument_size_in_bytes", "output_size_in_bytes",
-                          "temp_size_in_bytes", "generated_code_size_in_bytes"):
+                          "alias_size_in_bytes", "temp_size_in_bytes",
+                          "generated_code_size_in_bytes"):
                 summary[f"phase/{name}/memory/{field}"] = int(getattr(memory, field, 0))
+        # Live at once on one device: arguments, outputs not written over donated arguments,
+        # temporaries.
+        field = lambda f: summary.get(f"phase/{name}/memory/{f}_size_in_bytes", 0)  # noqa: E731
+        peak = field("argument") + field("output") - field("alias") + field("temp")
+        summary[f"phase/{name}/memory/per_device_bytes"] = peak
         lines.append(
-            f"train phase {name!r} (global batch {config.batch_size}, {mesh.size} devices): "
-            f"{gflop[name]:.2f} GFLOP; temp memory "
+            f"train phase {name!r} (global batch {config.batch_size}"
+            + (f" as {config.accumulate_steps} micro-batches" if config.accumulate_steps > 1
+               else "") + f", {mesh.size} devices): "
+            f"{gflop[name]:.2f} GFLOP; per device: arguments "
+            f"{summary.get(f'phase/{name}/memory/argument_size_in_bytes', 0) / 2**20:.1f} MiB, "
+            f"temporaries "
             f"{summary.get(f'phase/{name}/memory/temp_size_in_bytes', 0) / 2**20:.1f} MiB, "
-            f"arguments "
-            f"{summary.get(f'phase/{name}/memory/argument_size_in_bytes', 0) / 2**20:.1f} MiB")
+            f"{peak / 2**30:.3f} GiB in all with the outputs not aliased to donated arguments")
     summary["step_gflop"] = sum(gflop[n] for step in schedule for n in step) / CYCLE
     summary["build_and_compile_s"] = round(time.perf_counter() - start, 2)
     lines.append(f"train step, phases amortised over {CYCLE} steps: "

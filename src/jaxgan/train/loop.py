@@ -114,7 +114,7 @@ def train(config, workdir: str) -> TrainState:
     if os.path.exists(workdir) and not os.path.isdir(workdir):
         raise UserError(f"--workdir={workdir} is a file; give a directory (new or of a run)")
     mesh = sharding.make_mesh(config.mesh)
-    sharding.check_batch_size(config.batch_size, mesh)
+    sharding.check_batch_size(config.batch_size, mesh, config.accumulate_steps)
     primary = jax.process_index() == 0
     program = Program(config, mesh)
     source = data.load_source(config.dataset, seed=config.seed, prepare=primary,

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgan import families, sharding
+from jaxgan.errors import UserError
 from jaxgan.families.protocol import BatchSpec
 from jaxgan.models import layers
 from jaxgan.state import NetState, TrainState, num_params
@@ -22,6 +23,10 @@ class Program:
     def __init__(self, config, mesh: jax.sharding.Mesh):
         self.config, self.mesh = config, mesh
         self.family = families.get(config.family)
+        if config.accumulate_steps > 1 and not self.family.accumulation:
+            raise UserError(f"accumulate_steps={config.accumulate_steps}: the "
+                            f"{self.family.name} family does not accumulate gradients; set "
+                            f"accumulate_steps=1")
         self.spec = self.family.setup(config)
         init = functools.partial(self.family.init, self.spec, config.seed)
         trainable = jax.eval_shape(init)
@@ -34,13 +39,19 @@ class Program:
             for name, variables in self.frozen.items()}})
         replicated = sharding.replicated(mesh)
         self.replicated = replicated
-        self.state_sharding = jax.tree.map(lambda _: replicated, abstract)
+        # Trainable arrays by `config.sharding` (replicated by default); frozen ones replicated.
+        self.state_sharding = sharding.state_shardings(abstract, mesh, config.sharding)
+        self.state_sharding = self.state_sharding.replace(nets={
+            **self.state_sharding.nets, **{
+                name: jax.tree.map(lambda _: replicated, abstract.nets[name])
+                for name in self.frozen}})
         self.abstract_state: TrainState = jax.tree.map(
             lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s),
             abstract, self.state_sharding,
         )
         self.batch_sharding = sharding.batch_sharded(mesh)
-        self._init = jax.jit(init, out_shardings=jax.tree.map(lambda _: replicated, trainable))
+        self._init = jax.jit(init, out_shardings=sharding.state_shardings(
+            trainable, mesh, config.sharding))
         self._phases: dict[str, Callable] = {}
         self.export_name, self.export = self.family.default_generator(self.spec)
         self.generate = jax.jit(self.export.generate, out_shardings=replicated)

@@ -96,6 +96,15 @@ def _check(config) -> None:
     if not isinstance(reg.r1_interval, int) or reg.r1_interval < 1:
         raise UserError(f"regularizer.r1_interval must be an integer >= 1 (1: R1 on every "
                         f"step), not {reg.r1_interval!r}")
+    if config.accumulate_steps > 1:
+        coupled = [name for name, on in (
+            ("InfoGAN codes (model.info_categories)", m.info_categories),
+            ("loss.mode_seeking", loss.mode_seeking),
+            ("loss.feature_matching", loss.feature_matching)) if on]
+        if coupled:
+            raise UserError(f"accumulate_steps={config.accumulate_steps} is built for the "
+                            f"plain adversarial losses; {coupled[0]} is not accumulated: set "
+                            f"accumulate_steps=1")
     if reg.r1_interval > 1 and not (reg.r1_gamma or reg.r2_gamma):
         raise UserError("regularizer.r1_interval spaces out the R1/R2 penalty, which is off: "
                         "set regularizer.r1_gamma (or r2_gamma) > 0, or r1_interval=1")
@@ -160,4 +169,5 @@ FAMILY = protocol.Family(
     train_phase=steps.train_phase,
     generators=export.generators,
     config_backfill=_backfill,
+    accumulation=True,
 )

@@ -17,7 +17,7 @@ def config() -> ml_collections.ConfigDict:
     c = config_lib.base_config()
     c.family = "gan"
     c.model = ml_collections.ConfigDict({
-        "name": "dcgan",  # dcgan | sngan | sagan
+        "name": "dcgan",  # dcgan | sngan | sagan | biggan
         "latent_dim": 100,
         "ngf": 64,
         "ndf": 64,
@@ -25,7 +25,16 @@ def config() -> ml_collections.ConfigDict:
         "num_classes": 0,  # > 0: conditional G (label embedding) and projection D
         "g_conditional_bn": False,  # dcgan + num_classes: class-conditional BatchNorm in G
         "g_spectral_norm": False,  # SAGAN puts spectral norm in G as well
-        "attention_resolution": 0,  # sagan: resolution of the self-attention block
+        "attention_resolution": 0,  # sagan, biggan: resolution of the self-attention block
+        # biggan (Brock et al. 2019): the shared class embedding's size (0: each conditional
+        # BatchNorm embeds the class itself), the hierarchical latent (z split into one chunk
+        # for the input layer and one per block), G's normalisation ("batch"; "none": gain and
+        # bias only, no batch statistics, BigGAN-PyTorch's norm_style=nonorm) and the weights'
+        # initialisation ("ortho" or "N02": N(0, 0.02)).
+        "shared_dim": 0,
+        "hier": False,
+        "g_norm": "batch",
+        "weight_init": "ortho",
         # > 1: InfoGAN (Chen et al. 2016): G also takes a uniform K-way latent code, which a Q
         # head on D's features learns to predict (no labels used); dcgan only.
         "info_categories": 0,

@@ -1,5 +1,5 @@
 """The gan family's generator and discriminator, built from `config.model` and `config.d_layers`:
-DCGAN (with conditional, InfoGAN and stabilisation options), SNGAN and SAGAN."""
+DCGAN (with conditional, InfoGAN and stabilisation options), SNGAN, SAGAN and BigGAN."""
 
 from __future__ import annotations
 
@@ -60,7 +60,48 @@ def build(config, dtype) -> tuple[nn.Module, nn.Module]:
         except ValueError as e:
             raise UserError(f"model: {e}") from None
         return g, d
-    raise UserError(f"unknown model.name {m.name!r} for family gan; choose dcgan, sngan or sagan")
+    if m.name == "biggan":
+        return _biggan(config, dtype)
+    raise UserError(f"unknown model.name {m.name!r} for family gan; choose dcgan, sngan, sagan "
+                    f"or biggan")
+
+
+def _biggan(config, dtype) -> tuple[nn.Module, nn.Module]:
+    from jaxgan.models import biggan
+
+    m, ds = config.model, config.dataset
+    if not m.num_classes:
+        raise UserError("biggan is class-conditional: set model.num_classes (e.g. 10)")
+    if m.g_norm not in ("batch", "none"):
+        raise UserError(f"model.g_norm must be batch or none, not {m.g_norm!r}")
+    if m.weight_init not in biggan.INITS:
+        raise UserError(f"model.weight_init must be one of {sorted(biggan.INITS)}, not "
+                        f"{m.weight_init!r}")
+    if m.hier and not m.shared_dim:
+        raise UserError("model.hier=True joins z's chunks to the shared class embedding: set "
+                        "model.shared_dim (e.g. 128)")
+    try:
+        biggan.check_resolution(ds.image_size)
+        biggan.z_chunks(m.latent_dim, ds.image_size, m.hier)
+    except ValueError as e:
+        raise UserError(f"model: {e}") from None
+    g = biggan.Generator(resolution=ds.image_size, channels=ds.channels, ch=m.ngf,
+                         num_classes=m.num_classes, shared_dim=m.shared_dim, hier=m.hier,
+                         attention_resolution=m.attention_resolution,
+                         spectral_norm=m.g_spectral_norm, batch_norm=m.g_norm == "batch",
+                         weight_init=m.weight_init, dtype=dtype)
+    d = biggan.Discriminator(resolution=ds.image_size, ch=m.ndf, num_classes=m.num_classes,
+                             attention_resolution=m.attention_resolution,
+                             weight_init=m.weight_init, dtype=dtype)
+    try:  # a bad attention resolution surfaces at construction-time checks
+        labels = jnp.zeros((1,), jnp.int32)
+        jax.eval_shape(lambda: g.init(jax.random.key(0), jnp.zeros((1, m.latent_dim)), labels,
+                                      train=False))
+        jax.eval_shape(lambda: d.init(jax.random.key(0), jnp.zeros(
+            (1, ds.image_size, ds.image_size, ds.channels)), labels, train=False))
+    except ValueError as e:
+        raise UserError(f"model: {e}") from None
+    return g, d
 
 
 def apply_train(module: nn.Module, variables: dict, params, *args, **kwargs):

@@ -20,8 +20,8 @@ import jax.numpy as jnp
 import optax
 
 from jaxgan.families.gan import infogan
-from jaxgan.families.gan.networks import apply_train
-from jaxgan.objectives import augment, ema, losses, optimizers, regularizers
+from jaxgan.families.gan.networks import MUTABLE, apply_train
+from jaxgan.objectives import accumulate, augment, ema, losses, optimizers, regularizers
 from jaxgan.state import NetState, TrainState, step_key
 
 
@@ -94,13 +94,61 @@ def _code_output(codes: jax.Array | None) -> dict[str, bool]:
     return {} if codes is None else {"return_code": True}
 
 
+def _d_loss(spec, d_vars: dict, params, real_in: jax.Array, fake_in: jax.Array,
+            labels: jax.Array | None, codes: jax.Array | None, gp_key: jax.Array,
+            penalize: bool):
+    """D's loss on (real_in, fake_in) from variables `d_vars` and `params`; with InfoGAN `codes`
+    (those fake was drawn with), Q's cross entropy on them; with `penalize`, R1/R2 (times
+    `r1_interval`). Returns (loss, (updated variables, real logits, fake logits, terms, Q's
+    logits of the real batch or None))."""
+    c = spec.config
+    learn_prior = codes is not None and spec.learned_prior
+    interval = c.regularizer.r1_interval
+    real_out, d_vars = apply_train(spec.discriminator, d_vars, params, real_in,
+                                   labels, **_code_output(codes if learn_prior else None))
+    # With a learned code prior, Q's posteriors of the real batch (no gradient: Q learns
+    # only from generated images, as in InfoGAN) estimate the codes' shares of real data.
+    real_logits, real_code_logits = real_out if learn_prior else (real_out, None)
+    terms = {}
+    fake_out, d_vars = apply_train(spec.discriminator, d_vars, params, fake_in,
+                                   _fake_labels(spec, labels, codes), **_code_output(codes))
+    fake_logits = fake_out if codes is None else fake_out[0]
+    loss = spec.loss.d_loss(real_logits, fake_logits, real_label=c.loss.real_label)
+    if codes is not None:
+        code_logits = fake_out[1]
+        terms["info_loss"] = losses.info_loss(code_logits, codes)
+        terms["info_accuracy"] = jnp.mean(jnp.argmax(code_logits, -1) == codes)
+        loss = loss + c.loss.info_weight * terms["info_loss"]
+
+    def d_fn(x):  # per-sample D (running statistics, no state update) for the penalties
+        return spec.discriminator.apply({**d_vars, "params": params}, x, labels, train=False)
+
+    if c.regularizer.gradient_penalty:
+        terms["gradient_penalty"] = regularizers.gradient_penalty(
+            d_fn, real_in, fake_in, gp_key)
+        loss = loss + c.regularizer.gradient_penalty * terms["gradient_penalty"]
+    if c.regularizer.r1_gamma and penalize:
+        terms["r1_penalty"] = regularizers.r1_penalty(d_fn, real_in)
+        loss = loss + 0.5 * c.regularizer.r1_gamma * interval * terms["r1_penalty"]
+    if c.regularizer.r2_gamma and penalize:
+        terms["r2_penalty"] = regularizers.r1_penalty(d_fn, fake_in)
+        loss = loss + 0.5 * c.regularizer.r2_gamma * interval * terms["r2_penalty"]
+    return loss, (d_vars, real_logits, fake_logits, terms, real_code_logits)
+
+
+def _d_metrics(spec, d_loss, grads, terms, real_logits, fake_logits, noise_std) -> dict:
+    metrics = {"d_loss": d_loss, "d_grad_norm": optax.tree.norm(grads), **terms,
+               **_logit_metrics(spec, "d_real", real_logits),
+               **_logit_metrics(spec, "d_fake", fake_logits)}
+    if spec.config.training.instance_noise:
+        metrics["instance_noise"] = noise_std
+    return metrics
+
+
 def _d_update(spec, state: TrainState, batch, fake: jax.Array, key: jax.Array,
               codes: jax.Array | None = None, penalize: bool = False):
-    """One discriminator step on (real, stop_gradient(fake)); with InfoGAN `codes` (those fake
-    was drawn with), Q's cross entropy on them joins D's loss; with `penalize`, R1/R2 (times
-    `r1_interval`) do too. Returns (D's new NetState, metrics, Q's posteriors of the real
-    batch or None)."""
-    c = spec.config
+    """One discriminator step on (real, stop_gradient(fake)) (see `_d_loss`). Returns (D's new
+    NetState, metrics, Q's posteriors of the real batch or None)."""
     real = batch["image"]
     labels = batch["label"] if spec.num_classes else None
     real_key, fake_key, gp_key = jax.random.split(key, 3)
@@ -108,49 +156,15 @@ def _d_update(spec, state: TrainState, batch, fake: jax.Array, key: jax.Array,
     real_in = _d_input(spec, real, real_key, noise_std)
     fake_in = _d_input(spec, jax.lax.stop_gradient(fake), fake_key, noise_std)
     d_net = state.nets["D"]
-    learn_prior = codes is not None and spec.learned_prior
-    interval = c.regularizer.r1_interval
 
     def d_loss_fn(params):
-        real_out, d_vars = apply_train(spec.discriminator, d_net.variables, params, real_in,
-                                       labels, **_code_output(codes if learn_prior else None))
-        # With a learned code prior, Q's posteriors of the real batch (no gradient: Q learns
-        # only from generated images, as in InfoGAN) estimate the codes' shares of real data.
-        real_logits, real_code_logits = real_out if learn_prior else (real_out, None)
-        terms = {}
-        fake_out, d_vars = apply_train(spec.discriminator, d_vars, params, fake_in,
-                                       _fake_labels(spec, labels, codes), **_code_output(codes))
-        fake_logits = fake_out if codes is None else fake_out[0]
-        loss = spec.loss.d_loss(real_logits, fake_logits, real_label=c.loss.real_label)
-        if codes is not None:
-            code_logits = fake_out[1]
-            terms["info_loss"] = losses.info_loss(code_logits, codes)
-            terms["info_accuracy"] = jnp.mean(jnp.argmax(code_logits, -1) == codes)
-            loss = loss + c.loss.info_weight * terms["info_loss"]
-
-        def d_fn(x):  # per-sample D (running statistics, no state update) for the penalties
-            return spec.discriminator.apply({**d_vars, "params": params}, x, labels, train=False)
-
-        if c.regularizer.gradient_penalty:
-            terms["gradient_penalty"] = regularizers.gradient_penalty(
-                d_fn, real_in, fake_in, gp_key)
-            loss = loss + c.regularizer.gradient_penalty * terms["gradient_penalty"]
-        if c.regularizer.r1_gamma and penalize:
-            terms["r1_penalty"] = regularizers.r1_penalty(d_fn, real_in)
-            loss = loss + 0.5 * c.regularizer.r1_gamma * interval * terms["r1_penalty"]
-        if c.regularizer.r2_gamma and penalize:
-            terms["r2_penalty"] = regularizers.r1_penalty(d_fn, fake_in)
-            loss = loss + 0.5 * c.regularizer.r2_gamma * interval * terms["r2_penalty"]
-        return loss, (d_vars, real_logits, fake_logits, terms, real_code_logits)
+        return _d_loss(spec, d_net.variables, params, real_in, fake_in, labels, codes, gp_key,
+                       penalize)
 
     (d_loss, (d_vars, real_logits, fake_logits, terms, real_code_logits)), grads = \
         jax.value_and_grad(d_loss_fn, has_aux=True)(d_net.params)
     new_d = optimizers.apply_gradients(spec.d_tx, d_net, grads, variables=d_vars)
-    metrics = {"d_loss": d_loss, "d_grad_norm": optax.tree.norm(grads), **terms,
-               **_logit_metrics(spec, "d_real", real_logits),
-               **_logit_metrics(spec, "d_fake", fake_logits)}
-    if c.training.instance_noise:
-        metrics["instance_noise"] = noise_std
+    metrics = _d_metrics(spec, d_loss, grads, terms, real_logits, fake_logits, noise_std)
     real_code_probs = (None if real_code_logits is None else
                        jax.nn.softmax(jax.lax.stop_gradient(real_code_logits), axis=-1))
     return new_d, metrics, real_code_probs
@@ -172,6 +186,8 @@ def train_phase(spec, phase: str, state: TrainState, batch: dict[str, jax.Array]
     phase, penalize = phase.removesuffix("_reg"), phase.endswith("_reg")
     if phase not in ("d", "dg"):
         raise ValueError(f"unknown phase {phase!r}")
+    if spec.config.accumulate_steps > 1:
+        return _accumulated_phase(spec, phase, penalize, state, batch)
     c = spec.config
     real = batch["image"]
     z_key, d_key, g_key = jax.random.split(step_key(state), 3)
@@ -228,6 +244,25 @@ def train_phase(spec, phase: str, state: TrainState, batch: dict[str, jax.Array]
     (g_loss, (d_vars, g_logits, g_info, ms_ratio)), d_fake = jax.value_and_grad(
         g_loss_fn, has_aux=True)(fake)
     (g_grads,) = g_vjp(d_fake)
+    new_state, g_metrics = _g_update(
+        spec, state, g_grads, g_vars, NetState({**d_vars, "params": d_params}, new_d.opt_state),
+        extra, g_loss, g_logits)
+    metrics.update(g_metrics)
+    if codes is not None:
+        metrics["g_info_loss"] = g_info
+    if c.loss.mode_seeking:
+        metrics["mode_seeking_ratio"] = ms_ratio
+        metrics["mode_seeking_weight"] = ms_weight
+    return new_state, metrics
+
+
+def _g_update(spec, state: TrainState, g_grads, g_vars: dict, new_d: NetState, extra: dict,
+              g_loss: jax.Array, g_logits: jax.Array) -> tuple[TrainState, dict]:
+    """The generator's step from its loss gradients (plus BigGAN's orthogonal regularisation),
+    its EMA, and the state after the whole "dg" phase."""
+    c = spec.config
+    g_net = state.nets["G"]
+    metrics = {}
     if c.regularizer.orthogonal:  # BigGAN's orthogonal regularisation of G's weights
         ortho, ortho_grads = jax.value_and_grad(regularizers.orthogonal_regularization)(
             g_net.params)
@@ -241,16 +276,79 @@ def train_phase(spec, phase: str, state: TrainState, batch: dict[str, jax.Array]
                                     ema_decay(spec, state.step))}
     new_state = state.replace(
         step=state.step + 1,
-        nets={**state.nets, "G": new_g, "D": NetState({**d_vars, "params": d_params},
-                                                      new_d.opt_state)},
+        nets={**state.nets, "G": new_g, "D": new_d},
         ema=averages,
         extra=extra,
     )
     metrics.update({"g_loss": g_loss, "g_grad_norm": optax.tree.norm(g_grads),
                     **_logit_metrics(spec, "d_fake_after", g_logits)})
-    if codes is not None:
-        metrics["g_info_loss"] = g_info
-    if c.loss.mode_seeking:
-        metrics["mode_seeking_ratio"] = ms_ratio
-        metrics["mode_seeking_weight"] = ms_weight
+    return new_state, metrics
+
+
+def _state_only(variables: dict) -> dict:
+    """The collections a training pass mutates (what micro-batch passes hand back)."""
+    return {col: variables[col] for col in MUTABLE if col in variables}
+
+
+def _accumulated_phase(spec, phase: str, penalize: bool, state: TrainState,
+                       batch: dict[str, jax.Array]):
+    """`train_phase` with the batch read as `accumulate_steps` micro-batches (see
+    `jaxgan.objectives.accumulate`): G makes the fakes one micro-batch at a time, then D's and
+    G's gradients are each accumulated over the micro-batches before one optimizer step. The
+    same z, labels and D-input noise as the one-pass step; G's fakes for its own update are
+    made again, micro-batch by micro-batch, through the updated D."""
+    k = spec.config.accumulate_steps
+    real = batch["image"]
+    z_key, d_key, g_key = jax.random.split(step_key(state), 3)
+    inputs = {"z": sample_latents(spec, z_key, real.shape[0])}
+    if spec.num_classes:
+        inputs["label"] = batch["label"]
+    g_net, d_net = state.nets["G"], state.nets["D"]
+
+    def make_fakes(m):
+        fake, g_vars = apply_train(spec.generator, g_net.variables, g_net.params, m["z"],
+                                   m.get("label"))
+        return fake, _state_only(g_vars)
+
+    fake, g_state = accumulate.scan(make_fakes, accumulate.split(inputs, k))
+    g_vars = {**g_net.variables, **accumulate.merge_state(g_state)}
+    real_key, fake_key, gp_key = jax.random.split(d_key, 3)
+    noise_std = _noise_std(spec, state.step)
+    micro = accumulate.split({"real": _d_input(spec, real, real_key, noise_std),
+                              "fake": _d_input(spec, accumulate.join(fake), fake_key, noise_std),
+                              **({"label": inputs["label"]} if spec.num_classes else {})}, k)
+    micro["gp_key"] = jax.random.split(gp_key, k)
+
+    def d_loss_fn(params, m):
+        loss, (d_vars, real_logits, fake_logits, terms, _) = _d_loss(
+            spec, d_net.variables, params, m["real"], m["fake"], m.get("label"), None,
+            m["gp_key"], penalize)
+        return loss, (_state_only(d_vars), real_logits, fake_logits, terms)
+
+    (d_loss, (d_state, real_logits, fake_logits, terms)), grads = accumulate.value_and_grad(
+        d_loss_fn, d_net.params, micro, k)
+    new_d = optimizers.apply_gradients(
+        spec.d_tx, d_net, grads,
+        variables={**d_net.variables, **accumulate.merge_state(d_state)})
+    metrics = _d_metrics(spec, d_loss, grads, jax.tree.map(lambda t: jnp.mean(t, 0), terms),
+                         accumulate.join(real_logits), accumulate.join(fake_logits), noise_std)
+    if phase == "d":
+        nets = {**state.nets, "G": NetState(g_vars, g_net.opt_state), "D": new_d}
+        return state.replace(step=state.step + 1, nets=nets), metrics
+
+    g_micro = accumulate.split(inputs, k)
+    g_micro["key"] = jax.random.split(jax.random.split(g_key)[1], k)
+
+    def g_loss_fn(params, m):
+        images, _ = apply_train(spec.generator, g_net.variables, params, m["z"], m.get("label"))
+        logits, d_vars = apply_train(spec.discriminator, new_d.variables, new_d.params,
+                                     _d_input(spec, images, m["key"], noise_std), m.get("label"))
+        return spec.loss.g_loss(logits), (_state_only(d_vars), logits)
+
+    (g_loss, (d_state, g_logits)), g_grads = accumulate.value_and_grad(
+        g_loss_fn, g_net.params, g_micro, k)
+    d_after = NetState({**new_d.variables, **accumulate.merge_state(d_state)}, new_d.opt_state)
+    new_state, g_metrics = _g_update(spec, state, g_grads, g_vars, d_after, state.extra, g_loss,
+                                     accumulate.join(g_logits))
+    metrics.update(g_metrics)
     return new_state, metrics
