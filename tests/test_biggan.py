@@ -31,7 +31,7 @@ def _reference_counts(resolution, ch, num_classes, latent, shared, hier, attenti
     g_in, g_out = ([m * ch for m in mults] for mults in biggan.G_WIDTHS[resolution])
     slots = len(g_in) + 1 if hier else 1
     cond = shared + (latent // slots if hier else 0)
-    attn = lambda c: 2 * c * (c // 8) + 2 * c * (c // 2) + 1  # noqa: E731
+    attn = lambda c: 2 * c * (c // 8) + 2 * c * (c // 2) + 1
     g = num_classes * shared + (latent // slots + 1) * 16 * g_in[0]
     size = 4
     for i, o in zip(g_in, g_out):
@@ -80,7 +80,7 @@ def test_conditional_batch_norm_gain_is_one_at_zero_embedding():
     w_g = variables["params"]["gain"]["kernel"]
     w_b = variables["params"]["bias"]["kernel"]
     u_g, u_b = state["spectral"]["gain"]["u"], state["spectral"]["bias"]["u"]
-    sigma = lambda w, u: jnp.linalg.norm(w @ u)  # noqa: E731  (one power step from u)
+    sigma = lambda w, u: jnp.linalg.norm(w @ u)
     gain = 1.0 + cond @ (w_g / sigma(w_g, u_g))
     bias = cond @ (w_b / sigma(w_b, u_b))
     expected = (x - mean) / np.sqrt(var + 1e-5) * gain[:, None, None] + bias[:, None, None]

@@ -74,8 +74,9 @@ def run(config, workdir: str) -> dict[str, Any]:
                 summary[f"phase/{name}/memory/{field}"] = int(getattr(memory, field, 0))
         # Live at once on one device: arguments, outputs not written over donated arguments,
         # temporaries.
-        field = lambda f: summary.get(f"phase/{name}/memory/{f}_size_in_bytes", 0)  # noqa: E731
-        peak = field("argument") + field("output") - field("alias") + field("temp")
+        size = {f: summary.get(f"phase/{name}/memory/{f}_size_in_bytes", 0)
+                for f in ("argument", "output", "alias", "temp")}
+        peak = size["argument"] + size["output"] - size["alias"] + size["temp"]
         summary[f"phase/{name}/memory/per_device_bytes"] = peak
         lines.append(
             f"train phase {name!r} (global batch {config.batch_size}"
