@@ -59,6 +59,33 @@ def make_mesh(mesh_config) -> Mesh:
     return Mesh(grid, tuple(sizes.keys()))
 
 
+def constrain_batch(tree: Any, batch_dim: int = 0) -> Any:
+    """Inside a traced phase (the run's mesh in context, as `Program` sets it): every leaf split
+    over the data axis along `batch_dim`, so that activations keep the batch's layout however
+    parameters are sharded; without a mesh in context, `tree` unchanged."""
+    mesh = jax.sharding.get_abstract_mesh()
+    if mesh.empty or DATA_AXIS not in mesh.axis_names:
+        return tree
+
+    def one(x):
+        spec = [None] * x.ndim
+        spec[batch_dim] = DATA_AXIS
+        return jax.lax.with_sharding_constraint(x, PartitionSpec(*spec))
+
+    return jax.tree.map(one, tree)
+
+
+def constrain_replicated(tree: Any) -> Any:
+    """Inside a traced phase (the run's mesh in context): every leaf whole on every device. On
+    gradients, this keeps a sharded optimizer state from propagating its layout back into the
+    backward pass (GSPMD would split activations along a kernel's sharded dimension); the
+    update then reduce-scatters into that layout. Without a mesh in context, `tree` unchanged."""
+    mesh = jax.sharding.get_abstract_mesh()
+    if mesh.empty:
+        return tree
+    return jax.tree.map(lambda x: jax.lax.with_sharding_constraint(x, PartitionSpec()), tree)
+
+
 def replicated(mesh: Mesh) -> NamedSharding:
     return NamedSharding(mesh, PartitionSpec())
 

@@ -51,14 +51,17 @@ def scan(fn: Callable[[Any], Any], micro: Any) -> Any:
 
 
 def value_and_grad(loss_fn: Callable[..., tuple[jax.Array, Any]], params: Any, micro: Any,
-                   k: int) -> tuple[tuple[jax.Array, Any], Any]:
+                   k: int, constrain: Callable[[Any], Any] = lambda g: g
+                   ) -> tuple[tuple[jax.Array, Any], Any]:
     """Mean over k micro-batches of `loss_fn(params, micro_j) -> (loss, aux)` and of its
-    gradient; aux stacked ([k, ...] leaves). Gradients are summed in a float32 carry."""
+    gradient; aux stacked ([k, ...] leaves). Each micro-batch's gradients pass through
+    `constrain` (a sharding constraint) before they are summed in the carry."""
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
 
     def body(carry, m):
         total, grads = carry
         (loss, aux), g = grad_fn(params, m)
+        g = constrain(g)
         return (total + loss, jax.tree.map(jnp.add, grads, g)), aux
 
     zeros = jax.tree.map(jnp.zeros_like, params)

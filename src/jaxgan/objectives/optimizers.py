@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxgan import sharding
 from jaxgan.errors import UserError
 from jaxgan.state import NetState
 
@@ -35,6 +36,7 @@ def apply_gradients(tx: optax.GradientTransformation, net: NetState, grads: Any,
     if sanitize:
         grads = jax.tree.map(lambda g: jnp.nan_to_num(g, nan=0.0, posinf=1e5, neginf=-1e5),
                              grads)
+    grads = sharding.constrain_replicated(grads)
     updates, opt_state = tx.update(grads, net.opt_state, net.params)
     params = optax.apply_updates(net.params, updates)
     base = net.variables if variables is None else variables

@@ -73,11 +73,34 @@ class Program:
     def init(self) -> TrainState:
         return self.with_frozen(self._init())
 
+    def _gathered(self, state: TrainState) -> TrainState:
+        """Inside a phase: the networks' variables constrained whole on every device, so that
+        sharded parameters are all-gathered where they are used (FSDP) and GSPMD never splits
+        activations along a parameter's sharded dimension; optimizer state and EMA copies keep
+        their sharding, and the outputs go back to it (gradients are reduce-scattered)."""
+        nets = {name: NetState(jax.lax.with_sharding_constraint(
+                    net.variables, jax.tree.map(lambda _: self.replicated, net.variables)),
+                    net.opt_state)
+                for name, net in state.nets.items()}
+        return state.replace(nets=nets)
+
+    def _phase_fn(self, name: str) -> Callable:
+        run = functools.partial(self.family.train_phase, self.spec, name)
+
+        def phase(state, batch):
+            # The mesh in context, for `sharding.constrain_batch` in the family.
+            with jax.sharding.use_abstract_mesh(self.mesh.abstract_mesh):
+                if self.config.sharding.rules:
+                    state = self._gathered(state)
+                return run(state, batch)
+
+        return phase
+
     def phase(self, name: str) -> Callable:
         """The jitted train phase `name` (compiled on first use, once: state donated)."""
         if name not in self._phases:
             self._phases[name] = jax.jit(
-                functools.partial(self.family.train_phase, self.spec, name),
+                self._phase_fn(name),
                 in_shardings=(self.state_sharding, self.batch_sharding),
                 out_shardings=(self.state_sharding, self.replicated),
                 donate_argnums=0,

@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxgan import sharding
 from jaxgan.families.gan import infogan
 from jaxgan.families.gan.networks import MUTABLE, apply_train
 from jaxgan.objectives import accumulate, augment, ema, losses, optimizers, regularizers
@@ -40,8 +41,10 @@ def sample_latents(spec, key: jax.Array, num: int, truncation: float | None = No
     (BigGAN's truncation trick, Brock et al. 2019: fidelity for variety)."""
     shape = (num, spec.latent_dim)
     if truncation is None:
-        return jax.random.normal(key, shape, jnp.float32)
-    return jax.random.truncated_normal(key, -truncation, truncation, shape, jnp.float32)
+        z = jax.random.normal(key, shape, jnp.float32)
+    else:
+        z = jax.random.truncated_normal(key, -truncation, truncation, shape, jnp.float32)
+    return sharding.constrain_batch(z)  # in a train phase: split over the batch like its data
 
 
 def _annealed(value: float, steps: int, step: jax.Array) -> jax.Array:
@@ -213,7 +216,7 @@ def train_phase(spec, phase: str, state: TrainState, batch: dict[str, jax.Array]
     fake, g_vjp, g_vars = jax.vjp(generator, g_net.params, has_aux=True)
     new_d, metrics, real_q = _d_update(spec, state, batch, fake, d_key, codes, penalize)
     extra = infogan.update_prior(spec, state, sampling, real_q, metrics)
-    d_params = new_d.params
+    d_params = sharding.constrain_replicated(new_d.params)  # gathered for G's pass (FSDP)
     noise_std = _noise_std(spec, state.step)
     ms_weight = _mode_seeking_weight(spec, state.step)
     real_key, fake_key = jax.random.split(g_key)
@@ -304,19 +307,21 @@ def _accumulated_phase(spec, phase: str, penalize: bool, state: TrainState,
     if spec.num_classes:
         inputs["label"] = batch["label"]
     g_net, d_net = state.nets["G"], state.nets["D"]
+    # Micro-batches stay split over the data axis ([k, B / k, ...]: dimension 1).
+    split = lambda tree: sharding.constrain_batch(accumulate.split(tree, k), 1)
 
     def make_fakes(m):
         fake, g_vars = apply_train(spec.generator, g_net.variables, g_net.params, m["z"],
                                    m.get("label"))
         return fake, _state_only(g_vars)
 
-    fake, g_state = accumulate.scan(make_fakes, accumulate.split(inputs, k))
+    fake, g_state = accumulate.scan(make_fakes, split(inputs))
     g_vars = {**g_net.variables, **accumulate.merge_state(g_state)}
     real_key, fake_key, gp_key = jax.random.split(d_key, 3)
     noise_std = _noise_std(spec, state.step)
-    micro = accumulate.split({"real": _d_input(spec, real, real_key, noise_std),
-                              "fake": _d_input(spec, accumulate.join(fake), fake_key, noise_std),
-                              **({"label": inputs["label"]} if spec.num_classes else {})}, k)
+    micro = split({"real": _d_input(spec, real, real_key, noise_std),
+                   "fake": _d_input(spec, accumulate.join(fake), fake_key, noise_std),
+                   **({"label": inputs["label"]} if spec.num_classes else {})})
     micro["gp_key"] = jax.random.split(gp_key, k)
 
     def d_loss_fn(params, m):
@@ -326,7 +331,7 @@ def _accumulated_phase(spec, phase: str, penalize: bool, state: TrainState,
         return loss, (_state_only(d_vars), real_logits, fake_logits, terms)
 
     (d_loss, (d_state, real_logits, fake_logits, terms)), grads = accumulate.value_and_grad(
-        d_loss_fn, d_net.params, micro, k)
+        d_loss_fn, d_net.params, micro, k, sharding.constrain_replicated)
     new_d = optimizers.apply_gradients(
         spec.d_tx, d_net, grads,
         variables={**d_net.variables, **accumulate.merge_state(d_state)})
@@ -336,17 +341,18 @@ def _accumulated_phase(spec, phase: str, penalize: bool, state: TrainState,
         nets = {**state.nets, "G": NetState(g_vars, g_net.opt_state), "D": new_d}
         return state.replace(step=state.step + 1, nets=nets), metrics
 
-    g_micro = accumulate.split(inputs, k)
+    g_micro = split(inputs)
+    d_params = sharding.constrain_replicated(new_d.params)  # gathered for G's pass (FSDP)
     g_micro["key"] = jax.random.split(jax.random.split(g_key)[1], k)
 
     def g_loss_fn(params, m):
         images, _ = apply_train(spec.generator, g_net.variables, params, m["z"], m.get("label"))
-        logits, d_vars = apply_train(spec.discriminator, new_d.variables, new_d.params,
+        logits, d_vars = apply_train(spec.discriminator, new_d.variables, d_params,
                                      _d_input(spec, images, m["key"], noise_std), m.get("label"))
         return spec.loss.g_loss(logits), (_state_only(d_vars), logits)
 
     (g_loss, (d_state, g_logits)), g_grads = accumulate.value_and_grad(
-        g_loss_fn, g_net.params, g_micro, k)
+        g_loss_fn, g_net.params, g_micro, k, sharding.constrain_replicated)
     d_after = NetState({**new_d.variables, **accumulate.merge_state(d_state)}, new_d.opt_state)
     new_state, g_metrics = _g_update(spec, state, g_grads, g_vars, d_after, state.extra, g_loss,
                                      accumulate.join(g_logits))
