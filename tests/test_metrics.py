@@ -252,3 +252,27 @@ def test_registry_compute_functions():
     gan_test = metrics.get_metric("gantest_lenet")
     assert gan_test.conditional and gan_test.compute((logits, labels), None) == {
         "gantest_lenet": pytest.approx(170 / 200, abs=1e-12)}
+
+
+def test_intra_class_fid_sees_swapped_classes_that_fid_misses():
+    from jaxgan.evaluation.metrics.registry import get_metric
+
+    rng = np.random.default_rng(0)
+    centres = np.array([[0.0, 0.0], [6.0, 0.0]])
+    real_labels = np.repeat([0, 1], 2000)
+    real = centres[real_labels] + rng.normal(size=(4000, 2))
+    labels = np.tile([0, 1], 2000)
+    right = centres[labels] + rng.normal(size=(4000, 2))
+    swapped = centres[1 - labels] + rng.normal(size=(4000, 2))  # each class drawn as the other
+    fid = get_metric("fid_lenet").compute
+    stats = metrics.feature_stats(real)
+    assert fid(swapped, stats)["fid_lenet"] < 0.05  # the mixture is right
+    ifid = get_metric("ifid_lenet")
+    assert ifid.conditional and ifid.reference == "labelled_features"
+    good = ifid.compute((right, labels), (real, real_labels))
+    bad = ifid.compute((swapped, labels), (real, real_labels))
+    assert good["ifid_lenet"] < 0.05
+    # Per class, the Frechet distance of two unit Gaussians 6 apart is 36.
+    assert bad["ifid_lenet"] == pytest.approx(36.0, rel=0.05) and bad["ifid_lenet_std"] < 2
+    with pytest.raises(UserError, match="class 1 has 1"):
+        ifid.compute((right[:3], np.array([0, 0, 1])), (real, real_labels))

@@ -82,6 +82,8 @@ def score(metrics, fake: dict[str, Any], reference: dict[str, Any] | None,
         elif metric.reference == "features":
             idx = subset[: min(count, len(subset))]
             ref, num_ref = reference["features"][idx], len(idx)
+        elif metric.reference == "labelled_features":
+            ref, num_ref = (reference["features"], reference["labels"]()), len(reference["features"])
         else:
             ref, num_ref = None, 0
         outputs = fake[metric.output]
@@ -386,7 +388,8 @@ class Evaluator:
                 ref_id, reference = self.references[kind]
                 results = score(metrics, {"features": features, "logits": logits,
                                           "labelled_images": (images, labels),
-                                          "labelled_logits": (logits, labels)}, reference,
+                                          "labelled_logits": (logits, labels),
+                                          "labelled_features": (features, labels)}, reference,
                                 self.num_samples)
                 provenance = self._provenance(step, started, extractor, ref_id, prior)
             for name, result in results.items():
@@ -539,7 +542,8 @@ def reference_floor(dataset_name: str, metric_names: str, data_dir: str | None,
         results = score([m for m in metrics if m.extractor == kind],
                         {"features": features, "logits": logits,
                          "labelled_images": real_labelled,
-                         "labelled_logits": (logits, test_labels)}, reference, num_samples)
+                         "labelled_logits": (logits, test_labels),
+                         "labelled_features": (features, test_labels)}, reference, num_samples)
         for name, result in results.items():
             provenance = {
                 "step": None, "kind": "real_data_floor", "generated": f"{dataset_name}/test",

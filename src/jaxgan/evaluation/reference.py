@@ -20,6 +20,7 @@ import numpy as np
 
 from jaxgan import filelock
 from jaxgan.data import arrays, load_source, read_all
+from jaxgan.errors import UserError
 from jaxgan.evaluation.metrics import feature_stats
 
 
@@ -57,9 +58,20 @@ def test_split(dataset) -> tuple[np.ndarray, np.ndarray, str]:
     return images, labels, dataset.name
 
 
+def split_labels(dataset, split: str) -> np.ndarray:
+    """The class labels of every example of `split`, in the order of `real_images`."""
+    whole = ml_collections.ConfigDict(dataset.to_dict())
+    whole.max_examples = 0
+    source = load_source(whole, split=split, train=False)
+    if "label" not in source.fields:
+        raise UserError(f"{dataset.name} ({split}) has no class labels for a per-class metric")
+    return read_all(source, "label")
+
+
 def reference_outputs(extractor, dataset, split: str,
                       field: str = "image") -> tuple[str, dict[str, Any]]:
-    """(id, {'features', 'logits', 'mu', 'sigma', 'test_split'}) of `field` of a real split."""
+    """(id, {'features', 'logits', 'mu', 'sigma', 'test_split', 'labels'}) of `field` of a real
+    split; 'test_split' and 'labels' are functions, read on first use."""
     source, images = real_images(dataset, split, field)
     key = {
         "dataset": dataset.name, "split": split, "count": len(images), "extractor": extractor.name,
@@ -70,13 +82,13 @@ def reference_outputs(extractor, dataset, split: str,
                    preprocess=dataset.preprocess)
     ref_id = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     path = os.path.join(cache_dir(), f"{ref_id}.npz")
-    # Only CAS reads the test split: loaded on first use, not at every evaluator start.
-    lazy_test_split = functools.cache(lambda: test_split(dataset))
+    # Only CAS reads the test split, only per-class metrics the labels: loaded on first use.
+    lazy = {"test_split": functools.cache(lambda: test_split(dataset)),
+            "labels": functools.cache(lambda: split_labels(dataset, split))}
 
     def cached():
         with np.load(path, allow_pickle=False) as archive:
-            return ref_id, {**{name: archive[name] for name in archive.files},
-                            "test_split": lazy_test_split}
+            return ref_id, {**{name: archive[name] for name in archive.files}, **lazy}
 
     if os.path.isfile(path):
         return cached()
@@ -90,4 +102,4 @@ def reference_outputs(extractor, dataset, split: str,
         tmp = f"{path}.{os.getpid()}.tmp.npz"
         np.savez(tmp, **outputs)
         os.replace(tmp, path)  # atomic: a killed job leaves no half-written cache
-    return ref_id, {**outputs, "test_split": lazy_test_split}
+    return ref_id, {**outputs, **lazy}

@@ -35,10 +35,12 @@ class Metric:
     name: str  # canonical protocol name, e.g. "fid_lenet" or "fid_inception_50k"
     extractor: str  # "lenet" (jaxgan's domain classifier) or "inception" (FID InceptionV3)
     # What it reads: extractor "features" or "logits", or, with the requested labels,
-    # "labelled_images" = (images, labels) or "labelled_logits" = (logits, labels).
+    # "labelled_images" = (images, labels), "labelled_logits" = (logits, labels) or
+    # "labelled_features" = (features, labels).
     output: str
-    # What it needs of the real set: "stats" = (mu, sigma), "features", "none", or "test_split" =
-    # (uint8 test images, test labels, dataset name).
+    # What it needs of the real set: "stats" = (mu, sigma), "features", "none", "test_split" =
+    # (uint8 test images, test labels, dataset name), or "labelled_features" = (features, the
+    # split's labels).
     reference: str
     compute: Callable[[np.ndarray, Any], dict[str, float]]
     num_samples: int | None = None  # from a `_<count>k` suffix; None = the evaluator's default
@@ -98,6 +100,25 @@ def _cas(fake_labelled, test_split):
     return {"cas_lenet": accuracy(config.model(), params, test_images, test_labels)}
 
 
+def _intra_fid(fake_labelled, reference_labelled):
+    """Intra-class FID (Miyato & Koyama 2018; BigGAN's and StudioGAN's iFID): for each class,
+    the FID of the images generated for it against the real images of it, then the mean over
+    classes (with their std). Where the class-conditional distributions are wrong but their
+    mixture is right (classes swapped, one class drawn for another), FID misses what this
+    sees."""
+    features, labels = (np.asarray(a) for a in fake_labelled)
+    real, real_labels = (np.asarray(a) for a in reference_labelled)
+    per_class = []
+    for c in np.unique(real_labels):
+        fake_c = features[labels == c]
+        if len(fake_c) < 2:
+            raise UserError(f"intra-class FID needs at least 2 generated images of each class; "
+                            f"class {c} has {len(fake_c)}: raise --num_samples")
+        per_class.append(frechet_distance_from_stats(*feature_stats(fake_c),
+                                                     *feature_stats(real[real_labels == c])))
+    return {"ifid_lenet": float(np.mean(per_class)), "ifid_lenet_std": float(np.std(per_class))}
+
+
 def _gan_test(fake_labelled_logits, _):
     """GAN-test (Shmelkov et al. 2018, "How good is my GAN?"): the accuracy of the domain
     classifier trained on real images, on generated images against the labels they were asked
@@ -150,6 +171,8 @@ def _base_metrics() -> dict[str, Metric]:
                                   conditional=True)
     metrics["gantest_lenet"] = Metric("gantest_lenet", "lenet", "labelled_logits", "none",
                                       _gan_test, conditional=True)
+    metrics["ifid_lenet"] = Metric("ifid_lenet", "lenet", "labelled_features",
+                                   "labelled_features", _intra_fid, conditional=True)
     # Anomaly models (output "anomaly" = (scores, is anomalous) of the whole test split): the
     # one-class protocol of jaxgan.evaluation.anomaly.
     for key in ("auroc", "average_precision"):
