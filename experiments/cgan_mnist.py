@@ -12,6 +12,9 @@ accuracy score (`--metrics=cas_lenet`) and GAN-test as well as FID/IS/PR.
 
     python -m jaxgan.main --config=experiments/cgan_mnist.py:mbd --workdir=runs/cgan_mnist_mbd
 
+`:fashion_mbd` is `:mbd` on Fashion-MNIST (the baseline BigGAN is compared with,
+docs/results/biggan.md).
+
 Results: docs/results/gan_conditional.md.
 """
 
@@ -21,6 +24,8 @@ from jaxgan.families.gan import config as gan
 VARIANTS = {
     "smoke": {**gan.SMOKE, "training.ema_decay": 0.9},
     "mbd": {"d_layers.minibatch_discrimination": 100, "num_train_steps": 16000},
+    "fashion_mbd": {"d_layers.minibatch_discrimination": 100, "num_train_steps": 16000,
+                    "dataset.name": "fashion_mnist"},
 }
 
 

@@ -111,7 +111,7 @@ def image_folder(tmp_path_factory):
 
 # pytest-xdist's loadscope hands whole modules to the workers in collection order: the longest
 # modules (by `pytest --durations=0`) go first, so that the short ones even out the end.
-LONGEST_MODULES = ("test_cli.py", "test_translation.py", "test_stylegan_loop.py",
+LONGEST_MODULES = ("test_cli.py", "test_biggan.py", "test_translation.py", "test_stylegan_loop.py",
                    "test_evaluate.py", "test_anomaly.py", "test_infogan.py", "test_stylegan.py",
                    "test_srgan.py", "test_progan.py", "test_conditional.py",
                    "test_stacked_mnist.py", "test_legacy_checkpoints.py", "test_train.py",
