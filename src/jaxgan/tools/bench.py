@@ -3,10 +3,11 @@
     python -m jaxgan.bench --config=experiments/dcgan_64.py --batch_size=64 --compare_torch
 
 Prints one JSON line. The step is the family's own `train_step`, jitted exactly as training does
-(state donated and replicated, batch sharded over the mesh's data axis); only the input pipeline is
-replaced by a fixed random batch. Timings are the best of `--repeats` runs of `--steps` steps after
-`--warmup` steps, because the machines this runs on are shared and the best run is the one least
-disturbed by others; every run is reported too so the noise is visible. With `--compare_torch` the
+(state donated and laid out by `config.sharding`, batch sharded over the mesh's data axis); only
+the input pipeline is replaced by a fixed random batch. Timings are the best of `--repeats` runs
+of `--steps` steps after `--warmup` steps, because the machines this runs on are shared and the
+best run is the one least disturbed by others; every run is reported too so the noise is
+visible. With `--compare_torch` the
 JAX and PyTorch runs alternate, so both see the same background load.
 """
 
