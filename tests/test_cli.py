@@ -136,7 +136,13 @@ def test_dry_run_reports_sizes_and_cost_and_writes_no_checkpoint(tmp_path):
     phases = summary["phases"]
     assert summary["step_gflop"] > 0 and all(summary[f"phase/{name}/gflop"] > 0 for name in phases)
     assert all(summary[f"phase/{name}/memory/temp_size_in_bytes"] > 0 for name in phases)
-    assert "trainable parameters" in proc.stdout
+    assert all(summary[f"phase/{name}/memory/per_device_bytes"] > 0 for name in phases)
+    # Parameters and Adam's two moments (12 bytes a parameter), BatchNorm statistics, the step:
+    # all of it on the one device.
+    total = summary["state_bytes_total"]
+    assert summary["state_bytes_per_device"] == total
+    assert 12 * (3576704 + 2765568) < total < 12.01 * (3576704 + 2765568)
+    assert "trainable parameters" in proc.stdout and "MiB per device" in proc.stdout
     assert not (tmp_path / "checkpoints").exists()
 
 
