@@ -74,12 +74,18 @@ class Program:
         return self.with_frozen(self._init())
 
     def _gathered(self, state: TrainState) -> TrainState:
-        """Inside a phase: the networks' variables constrained whole on every device, so that
-        sharded parameters are all-gathered where they are used (FSDP) and GSPMD never splits
-        activations along a parameter's sharded dimension; optimizer state and EMA copies keep
-        their sharding, and the outputs go back to it (gradients are reduce-scattered)."""
+        """Inside a phase: the networks' variables constrained whole along the data axis (kept
+        split along any other axis, e.g. a `model` axis), so that parameters sharded over
+        'data' are all-gathered where they are used (FSDP) and GSPMD never splits activations
+        along them; optimizer state and EMA copies keep their sharding, and the outputs go
+        back to it (gradients are reduce-scattered)."""
+        def gathered(s: jax.sharding.NamedSharding) -> jax.sharding.NamedSharding:
+            spec = [None if axis == sharding.DATA_AXIS else axis for axis in s.spec]
+            return jax.sharding.NamedSharding(self.mesh, jax.sharding.PartitionSpec(*spec))
+
         nets = {name: NetState(jax.lax.with_sharding_constraint(
-                    net.variables, jax.tree.map(lambda _: self.replicated, net.variables)),
+                    net.variables, jax.tree.map(gathered,
+                                                self.state_sharding.nets[name].variables)),
                     net.opt_state)
                 for name, net in state.nets.items()}
         return state.replace(nets=nets)

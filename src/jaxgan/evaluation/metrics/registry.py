@@ -89,12 +89,14 @@ def _pr(extractor: str):
 def _cas(fake_labelled, test_split):
     """Classification accuracy score (Ravuri & Vinyals 2019): jaxgan's domain classifier, trained
     with its own recipe on generated (image, requested label) pairs, tested on the real test
-    split. Generated [-1, 1] images are quantised to uint8 as a saved image would be."""
-    from jaxgan.evaluation.classifier import PRESETS, accuracy, train
+    split. Generated [-1, 1] images are quantised to uint8 as a saved image would be, and
+    centre-cropped to 28x28 when made on a padded 32x32 canvas."""
+    from jaxgan.evaluation.classifier import PRESETS, accuracy, to_classifier_input, train
 
     images, labels = fake_labelled
     test_images, test_labels, dataset = test_split
-    images_u8 = np.clip(np.round((np.asarray(images) + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    # At the classifier's 28x28, as the test split (a 32x32 canvas is centre-cropped).
+    images_u8 = np.round((to_classifier_input(images) + 1.0) * 127.5).astype(np.uint8)
     config = PRESETS[dataset]
     params = train(config, images_u8, np.asarray(labels, np.int32), log=lambda _: None)
     return {"cas_lenet": accuracy(config.model(), params, test_images, test_labels)}
