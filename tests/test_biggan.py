@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from conftest import REPO, load_experiment, override, preflight
-from test_cli import assert_one_line_error, run_cli
+from test_cli import run_cli
 
 from jaxgan import families, sharding, train
 from jaxgan.checkpoint import Checkpointer
@@ -108,7 +108,10 @@ def test_hierarchical_latent_chunks():
 
 
 def _config(**overrides):
-    return override(load_experiment("biggan"), **{"mesh.data": 1, **overrides})
+    """The smoke run without attention (the CLI test and the presets' preflight cover it): the
+    in-process runs below compile several programs each."""
+    return override(load_experiment("biggan"), **{"mesh.data": 1, "model.attention_resolution": 0,
+                                                  **overrides})
 
 
 def _host(tree):
@@ -126,10 +129,11 @@ def test_truncation_zero_draws_the_mean_latent():
     assert float(jnp.abs(images[0] - images[3]).max()) > 1e-3
 
 
-# Two steps (phases "d" and "dg"), no batch statistics in G: a bias before BatchNorm has a
-# near-zero gradient that Adam turns into +-lr on float noise, which no tolerance would cover.
+# Two steps of the "dg" phase (D's update, then G's: one program to compile), no batch
+# statistics in G: a bias before BatchNorm has a near-zero gradient that Adam turns into +-lr on
+# float noise, which no tolerance would cover.
 SHARDED = {"mesh.data": -1, "sharding.rules": "fsdp", "sharding.min_size": 64,
-           "num_train_steps": 2, "model.g_norm": "none"}
+           "num_train_steps": 2, "model.g_norm": "none", "training.n_critic": 1}
 
 
 def test_sharded_training_matches_replicated_restores_anywhere_and_resumes(tmp_path):
@@ -172,17 +176,16 @@ ACCUMULATE = {"model.g_norm": "none", "g_optimizer.eps": 1e3, "d_optimizer.eps":
               "batch_size": 8, "training.ema_decay": 0.0}
 
 
-@pytest.mark.parametrize("g_norm", ["none", "batch"])
-def test_accumulated_micro_batches_equal_one_big_batch(g_norm):
+def test_accumulated_micro_batches_equal_one_big_batch():
     """With Adam's eps far above the gradients, an update is lr * grad / eps: the updates of
     one step compare the gradients. Without batch statistics in G (or D), 4 micro-batches give
-    the big batch's; with G's BatchNorm they do not (each micro-batch is normalised alone)."""
+    the big batch's."""
     rng = np.random.default_rng(0)
     batch = {"image": rng.uniform(-1, 1, (8, 32, 32, 1)).astype(np.float32),
              "label": rng.integers(0, 10, 8).astype(np.int32)}
     updates = {}
     for k in (1, 4):
-        config = _config(**{**ACCUMULATE, "model.g_norm": g_norm, "accumulate_steps": k})
+        config = _config(**{**ACCUMULATE, "accumulate_steps": k})
         program = Program(config, sharding.make_mesh(config.mesh))
         state = program.init()
         before = _host({n: state.nets[n].params for n in ("G", "D")})
@@ -190,30 +193,21 @@ def test_accumulated_micro_batches_equal_one_big_batch(g_norm):
         after = _host({n: state.nets[n].params for n in ("G", "D")})
         updates[k] = jax.tree.map(lambda a, b: (a - b) * 1e3 / 2e-4, after, before)
     scale = max(float(np.abs(x).max()) for x in jax.tree.leaves(updates[1]))
-    if g_norm == "none":
-        chex.assert_trees_all_close(updates[4], updates[1], atol=1e-4 * scale, rtol=1e-3)
-    else:
-        g_diff = max(float(np.abs(a - b).max()) for a, b in zip(
-            jax.tree.leaves(updates[4]["G"]), jax.tree.leaves(updates[1]["G"])))
-        assert g_diff > 1e-2 * scale
+    assert scale > 0
+    chex.assert_trees_all_close(updates[4], updates[1], atol=1e-4 * scale, rtol=1e-3)
 
 
 def test_cli_trains_samples_and_refuses_mistakes(tmp_path):
     workdir = str(tmp_path / "run")
     run_cli("jaxgan.main", f"{EXPERIMENT}:smoke", f"--workdir={workdir}",
-            "--config.accumulate_steps=2")
+            "--config.accumulate_steps=2", "--config.training.n_critic=1")
     run_cli("jaxgan.sample", f"--workdir={workdir}", "--num=4", "--class=3",
             f"--out={tmp_path / 'threes.png'}")
     assert (tmp_path / "threes.png").stat().st_size > 0
-    assert_one_line_error(run_cli("jaxgan.sample", f"--workdir={workdir}", "--class=10",
-                                  f"--out={tmp_path / 'x.png'}", check=False),
-                          "--class must be in [0, 10)")
-    assert_one_line_error(
-        run_cli("jaxgan.main", f"{EXPERIMENT}:smoke", f"--workdir={tmp_path / 'a'}",
-                "--config.sharding.rules=kernel=tensor", check=False),
-        "names mesh axis 'tensor'")
-    # The same one-line UserError path, checked in-process (no interpreter start each).
-    for overrides, message in (({"accumulate_steps": 3}, "not divisible by accumulate_steps"),
+    # (--class out of range: one line, exit 2, checked on the cGAN in test_conditional.py.)
+    # The CLI's one-line UserError path, checked in-process (no interpreter start each).
+    for overrides, message in (({"sharding.rules": "kernel=tensor"}, "names mesh axis 'tensor'"),
+                               ({"accumulate_steps": 3}, "not divisible by accumulate_steps"),
                                ({"model.latent_dim": 10}, "multiple of 4"),
                                ({"sharding.rules": "kernel"}, "is not REGEX=AXIS")):
         with pytest.raises(UserError, match=message):
