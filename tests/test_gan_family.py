@@ -94,7 +94,7 @@ def test_instance_noise_anneals_to_zero():
     ({"training.ema_decay": 1.0}, "ema_decay"),
     ({"augment.policy": "color,zoom"}, "augment.policy"),
     ({"d_layers.norm": "group"}, "d_layers.norm"),
-    ({"model.name": "biggan"}, "unknown model.name"),
+    ({"model.name": "biggan_deep"}, "unknown model.name"),
     ({"model.name": "sagan", "dataset.image_size": 32}, "attention_resolution"),
     ({"model.name": "sngan"}, "32 or 64 px"),
     ({"model.g_conditional_bn": True}, "num_classes"),
