@@ -42,12 +42,17 @@ def _fingerprint(source) -> dict[str, Any]:
     return {"source": source.name, "files": digest.hexdigest()[:16]}
 
 
-def real_images(dataset, split: str, field: str = "image") -> tuple[Any, np.ndarray]:
-    """(source, uint8 images of `field` of every example of `split`, in order): the whole
-    split, whatever `dataset.max_examples` a quick training run used."""
+def _whole_split(dataset, split: str):
+    """The source of every example of `split`, whatever `dataset.max_examples` a quick training
+    run used."""
     whole = ml_collections.ConfigDict(dataset.to_dict())
     whole.max_examples = 0
-    source = load_source(whole, split=split, train=False)
+    return load_source(whole, split=split, train=False)
+
+
+def real_images(dataset, split: str, field: str = "image") -> tuple[Any, np.ndarray]:
+    """(source, uint8 images of `field` of every example of `split`, in order)."""
+    source = _whole_split(dataset, split)
     return source, read_all(source, field)
 
 
@@ -60,9 +65,7 @@ def test_split(dataset) -> tuple[np.ndarray, np.ndarray, str]:
 
 def split_labels(dataset, split: str) -> np.ndarray:
     """The class labels of every example of `split`, in the order of `real_images`."""
-    whole = ml_collections.ConfigDict(dataset.to_dict())
-    whole.max_examples = 0
-    source = load_source(whole, split=split, train=False)
+    source = _whole_split(dataset, split)
     if "label" not in source.fields:
         raise UserError(f"{dataset.name} ({split}) has no class labels for a per-class metric")
     return read_all(source, "label")

@@ -40,18 +40,16 @@ class Program:
         replicated = sharding.replicated(mesh)
         self.replicated = replicated
         # Trainable arrays by `config.sharding` (replicated by default); frozen ones replicated.
-        self.state_sharding = sharding.state_shardings(abstract, mesh, config.sharding)
-        self.state_sharding = self.state_sharding.replace(nets={
-            **self.state_sharding.nets, **{
-                name: jax.tree.map(lambda _: replicated, abstract.nets[name])
-                for name in self.frozen}})
+        init_sharding = sharding.state_shardings(trainable, mesh, config.sharding)
+        self.state_sharding = init_sharding.replace(nets={**init_sharding.nets, **{
+            name: jax.tree.map(lambda _: replicated, abstract.nets[name])
+            for name in self.frozen}})
         self.abstract_state: TrainState = jax.tree.map(
             lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s),
             abstract, self.state_sharding,
         )
         self.batch_sharding = sharding.batch_sharded(mesh)
-        self._init = jax.jit(init, out_shardings=sharding.state_shardings(
-            trainable, mesh, config.sharding))
+        self._init = jax.jit(init, out_shardings=init_sharding)
         self._phases: dict[str, Callable] = {}
         self.export_name, self.export = self.family.default_generator(self.spec)
         self.generate = jax.jit(self.export.generate, out_shardings=replicated)
