@@ -7,7 +7,8 @@ step per G step).
     python -m jaxgan.main --config=experiments/sngan_fashion.py:wide --workdir=runs/sngan64_fashion
     python -m jaxgan.main --config=experiments/sngan_fashion.py:smoke --workdir=/tmp/smoke
 
-`:wide` doubles both widths to 64 (G 367,617, D 263,489 parameters). The paper's widths:
+`:stacked_mnist` is the same network on Stacked MNIST (32x32x3, the 1,000-mode benchmark:
+docs/results/stacked_mnist.md). `:wide` doubles both widths to 64 (G 367,617, D 263,489 parameters). The paper's widths:
 `--config.model.ngf=256 --config.model.ndf=128` (G 4.28M, D 1.05M parameters at 3 channels).
 Results: docs/results/gan_fashion.md.
 """
@@ -15,7 +16,8 @@ Results: docs/results/gan_fashion.md.
 from jaxgan import config_lib
 from jaxgan.families.gan import config as gan
 
-VARIANTS = {"smoke": gan.SMOKE, "wide": {"model.ngf": 64, "model.ndf": 64}}
+VARIANTS = {"smoke": gan.SMOKE, "wide": {"model.ngf": 64, "model.ndf": 64},
+            "stacked_mnist": {"dataset.name": "stacked_mnist", "dataset.channels": 3}}
 
 
 def get_config(arg=None):

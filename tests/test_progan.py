@@ -76,7 +76,7 @@ def _config(folder, **overrides):
 def test_the_schedule_and_alpha():
     spec = progan.setup(override(load_experiment("progan", "mnist32")))
     stable, fade = spec.stable_steps, spec.fade_steps
-    assert (stable, fade) == (937, 937)
+    assert (stable, fade) == (250, 250)
     stage = progan.stage_at
     assert stage(spec, 0) == progan.Stage(0, False, 0)
     assert stage(spec, stable) == progan.Stage(1, True, stable)
