@@ -100,6 +100,9 @@ def test_instance_noise_anneals_to_zero():
     ({"model.g_conditional_bn": True}, "num_classes"),
     ({"regularizer.r1_gamma": 1.0, "regularizer.r1_interval": 0}, "r1_interval must be"),
     ({"regularizer.r1_interval": 16}, "which is off"),
+    ({"d_layers.pack": 0}, "d_layers.pack must be"),
+    ({"d_layers.pack": 2, "model.num_classes": 10}, "conditional or InfoGAN"),
+    ({"d_layers.pack": 3}, "not divisible by 3"),
 ])
 def test_config_mistakes_are_user_errors(overrides, message):
     with pytest.raises(UserError, match=message):
@@ -146,3 +149,27 @@ def test_truncated_latents_stay_inside_the_threshold():
     np.testing.assert_allclose(z.var(), 1 - 2 * a * phi / mass, rtol=0.02)
     plain = np.asarray(steps.sample_latents(spec, jax.random.key(0), 4000))
     assert np.abs(plain).max() > 3
+
+
+def test_packing_puts_each_example_in_its_own_channels():
+    x = jax.random.normal(jax.random.key(0), (6, 4, 5, 3))
+    packed = steps.pack(x, 3)
+    chex.assert_shape(packed, (2, 4, 5, 9))
+    for i in range(2):
+        for j in range(3):
+            np.testing.assert_array_equal(packed[i, ..., 3 * j:3 * j + 3], x[3 * i + j])
+    assert steps.pack(x, 1) is x
+
+
+def test_a_packed_discriminator_sees_pairs():
+    """PacGAN with pack 2: D's first layer reads 2 channels per pixel, and a D + G step on a
+    batch of 8 trains on 4 packed inputs of each kind."""
+    spec = _spec(**{"batch_size": 8, "d_layers.pack": 2})
+    state = gan.init(spec, 0)
+    kernels = [v for path, v in jax.tree_util.tree_leaves_with_path(state.nets["D"].params)
+               if v.ndim == 4]
+    assert min(k.shape[2] for k in kernels) == 2  # the input convolution's channels
+    real = jax.random.uniform(jax.random.key(3), (8, 28, 28, 1), minval=-1.0, maxval=1.0)
+    new, metrics = jax.jit(lambda s: steps.train_phase(spec, "dg", s, {"image": real}))(state)
+    assert np.isfinite(float(metrics["d_loss"])) and np.isfinite(float(metrics["g_loss"]))
+    assert int(new.step) == 1

@@ -89,6 +89,9 @@ def setup(c) -> Spec:
     if m.name != "dcgan" or m.num_classes or m.info_categories:
         raise UserError("f-AnoGAN is built on the unconditional DCGAN networks "
                         "(model.name=dcgan, no classes or codes)")
+    if c.d_layers.pack != 1:
+        raise UserError("f-AnoGAN scores one image at a time through the critic's features: "
+                        "set d_layers.pack=1")
     if c.encoder.start_step < 1:
         raise UserError(f"encoder.start_step (the GAN's steps, after which the encoder trains) "
                         f"must be >= 1, not {c.encoder.start_step}")

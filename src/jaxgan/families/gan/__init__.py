@@ -105,6 +105,18 @@ def _check(config) -> None:
             raise UserError(f"accumulate_steps={config.accumulate_steps} is built for the "
                             f"plain adversarial losses; {coupled[0]} is not accumulated: set "
                             f"accumulate_steps=1")
+    pack = config.d_layers.pack
+    if not isinstance(pack, int) or pack < 1:
+        raise UserError(f"d_layers.pack must be an integer >= 1 (1: off), not {pack!r}")
+    if pack > 1 and (m.num_classes or m.info_categories):
+        raise UserError("d_layers.pack stacks several samples into one input of D, which then "
+                        "has no single class or code to be told: set d_layers.pack=1 for a "
+                        "conditional or InfoGAN model")
+    if pack > 1 and config.batch_size % (pack * config.accumulate_steps):
+        raise UserError(f"d_layers.pack={pack} groups the batch (in each of accumulate_steps="
+                        f"{config.accumulate_steps} micro-batches) into packs of {pack}: "
+                        f"batch_size {config.batch_size} is not divisible by "
+                        f"{pack * config.accumulate_steps}")
     if reg.r1_interval > 1 and not (reg.r1_gamma or reg.r2_gamma):
         raise UserError("regularizer.r1_interval spaces out the R1/R2 penalty, which is off: "
                         "set regularizer.r1_gamma (or r2_gamma) > 0, or r1_interval=1")
@@ -134,7 +146,8 @@ def init(spec: Spec, seed) -> state_lib.TrainState:
     key = jax.random.key(seed)
     g_key, d_key, run_key = jax.random.split(key, 3)
     z = jnp.zeros((1, spec.latent_dim), jnp.float32)
-    x = jnp.zeros((1, *spec.image_shape), jnp.float32)
+    h, w, c = spec.image_shape
+    x = jnp.zeros((1, h, w, c * spec.config.d_layers.pack), jnp.float32)  # D's packed input
     labels = jnp.zeros((1,), jnp.int32) if spec.num_classes else None
     g_labels = jnp.zeros((1,), jnp.int32) if spec.g_classes else None
     g_vars = spec.generator.init(g_key, z, g_labels, train=False)

@@ -70,6 +70,9 @@ def config() -> ml_collections.ConfigDict:
         "spectral_norm": False,
         "minibatch_std": False,  # StyleGAN2's stddev channel before the last layer
         "minibatch_discrimination": 0,  # number of minibatch-discrimination kernels (0: off)
+        # PacGAN (Lin et al. 2018): D judges `pack` samples at once, stacked along channels
+        # (all real or all generated), which penalises a G that repeats itself. 1: off.
+        "pack": 1,
     })
     c.training = ml_collections.ConfigDict({
         "n_critic": 1,  # discriminator steps per generator step

@@ -69,13 +69,24 @@ def _mode_seeking_weight(spec, step: jax.Array) -> jax.Array:
 
 
 def _d_input(spec, images: jax.Array, key: jax.Array, noise_std: jax.Array) -> jax.Array:
-    """What D sees of a batch: DiffAugment (same policy for real and fake) and instance noise."""
+    """What D sees of a batch: DiffAugment (same policy for real and fake), instance noise, then
+    PacGAN's packing."""
     aug_key, noise_key = jax.random.split(key)
     if spec.augment_policy:
         images = augment.diff_augment(images, aug_key, spec.augment_policy)
     if spec.config.training.instance_noise:
         images = images + noise_std * jax.random.normal(noise_key, images.shape, images.dtype)
-    return images
+    return pack(images, spec.config.d_layers.pack)
+
+
+def pack(images: jax.Array, m: int) -> jax.Array:
+    """PacGAN's packing: examples m i, ..., m i + m - 1 side by side along channels, so D sees
+    [B / m, H, W, m C] (example m i + j in channels j C ... j C + C - 1)."""
+    if m == 1:
+        return images
+    b, h, w, c = images.shape
+    packed = images.reshape(b // m, m, h, w, c).transpose(0, 2, 3, 1, 4)
+    return packed.reshape(b // m, h, w, m * c)
 
 
 def _logit_metrics(spec, prefix: str, logits: jax.Array) -> dict[str, jax.Array]:
