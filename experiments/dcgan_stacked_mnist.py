@@ -8,7 +8,8 @@ triples), the mode-collapse benchmark of Metz et al. 2017, VEEGAN and PacGAN:
 `modes_lenet` classifies each channel of the generated images with the shipped MNIST LeNet and
 counts the digit triples that occur (of 1,000) and the KL divergence of their distribution from
 the uniform one; `_26k` scores 26,000 images, as the literature does. `:mbd` adds minibatch
-discrimination (100 kernels) to D. The data are written once from the MNIST files
+discrimination (100 kernels) to D; `:pac2` is PacGAN's packing (D judges two images at once,
+stacked along channels; Lin et al. 2018). The data are written once from the MNIST files
 (`jaxgan.data.stacked_mnist`).
 """
 
@@ -20,6 +21,7 @@ STACKED = {**gan.gray("stacked_mnist", num_train_steps=6000, image_size=32),
 
 VARIANTS = {
     "mbd": {"d_layers.minibatch_discrimination": 100},
+    "pac2": {"d_layers.pack": 2},
     "smoke": gan.SMOKE,
 }
 
