@@ -2,11 +2,13 @@
 
 import json
 import os
+import re
 
 import numpy as np
 import pytest
 from test_cli import SMOKE, assert_one_line_error, run_cli
 
+from jaxgan.errors import UserError
 from jaxgan.evaluation import classifier
 
 PROVENANCE = ("metric", "protocol", "value", "num_generated", "num_reference", "extractor",
@@ -108,8 +110,8 @@ def test_only_the_requested_steps(setup, tmp_path, monkeypatch):
     records = [json.loads(line) for line in (copy / "eval" / "metrics.jsonl").open()]
     assert [(r["protocol"], r["metric"], r["num_generated"]) for r in records] == [
         ("is_lenet", "is_lenet", 200), ("is_lenet_1k", "is_lenet", 1000)]
-    proc = _evaluate(copy, classifier_dir, env, "--metrics=is_lenet", "--steps=3", check=False)
-    assert_one_line_error(proc, "no checkpoint at step(s) [3]")
+    with pytest.raises(UserError, match=re.escape("no checkpoint at step(s) [3]")):
+        _evaluate_here(copy, classifier_dir, "is_lenet", steps=[3])
     # Recalibrated BatchNorm statistics: a generator of its own, with its provenance, and a
     # different score (the smoke run's running statistics are 4 steps old).
     _evaluate_here(copy, classifier_dir, "is_lenet", bn_recalibrate=3)
@@ -128,19 +130,19 @@ def test_only_the_requested_steps(setup, tmp_path, monkeypatch):
     _assert_options_refused(copy, classifier_dir, "use --z_truncation", truncation_psi=0.7)
 
 
-def _evaluate_here(workdir, classifier_dir, metrics, **options):
+def _evaluate_here(workdir, classifier_dir, metrics, steps=(4,), **options):
     """What `python -m jaxgan.evaluate --steps=4 --num_samples=200 --batch_size=100` does, in
-    this process (the command line itself is tested above and by the --steps=3 case)."""
+    this process (the command line itself, and its one-line errors, are tested above and
+    below)."""
     from jaxgan.evaluation import job
 
     job.Evaluator(str(workdir), metrics, 200, 100, str(classifier_dir), None,
-                  job.Options(**options)).run(True, 0.0, 0.0, [4])
+                  job.Options(**options)).run(True, 0.0, 0.0, list(steps))
 
 
 def _assert_options_refused(workdir, classifier_dir, words, **options):
     """The evaluator refuses `options` with a UserError naming `words` (the command prints it
-    as one line and exits 2, as the --steps=3 case above shows) before it scores anything."""
-    from jaxgan.errors import UserError
+    as one line and exits 2, as the tests of bad input below show) before it scores anything."""
     from jaxgan.evaluation import job
 
     records = (workdir / "eval" / "metrics.jsonl").read_text()
