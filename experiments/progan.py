@@ -13,7 +13,7 @@ reference lowers the batch at high resolutions). `:cifar10` is the same network 
 `:mnist32`, `:fashion32` and `:stacked_mnist32` are sized for a 2-core CPU: 28x28 images centred
 on 32x32 (4 levels), fmap_base 512 with at most 64 maps (64 at 4-16 px, 32 at 32 px), latent 128,
 batch 32, 8k images per stable stage and per fade-in (32x32 is fully faded in after 56k images,
-about 6 minutes there; 100k in all). Each level costs about 4x the one before: the 32x32 stage
+about 6 minutes there; 100k in all). Each level costs several times the one before: the 32x32 stage
 runs at about 45 images/s on 2 cores. G's EMA decays at 0.99 (a time constant of 100 steps, 3.2k
 images): the reference's 0.999 is short beside its 600k-image stages, but here it would still
 average in the 16x16 stages' weights long after 32x32 is grown.
