@@ -25,8 +25,8 @@ from jaxgan.families import progan
 CPU32 = {
     "dataset.image_size": 32, "batch_size": 32, "model.fmap_base": 512, "model.fmap_max": 64,
     "model.latent_dim": 128, "training.stable_images": 8_000, "training.fade_images": 8_000,
-    "num_train_steps": 100_000 // 32, "training.ema_decay": 0.99, "log_every_steps": 100, "checkpoint_every_steps": 500,
-    "sample_every_steps": 500, "num_sample_images": 64,
+    "num_train_steps": 100_000 // 32, "training.ema_decay": 0.99, "log_every_steps": 100,
+    "checkpoint_every_steps": 500, "sample_every_steps": 500, "num_sample_images": 64,
 }
 
 VARIANTS = {
