@@ -8,7 +8,8 @@ step per G step).
     python -m jaxgan.main --config=experiments/sngan_fashion.py:smoke --workdir=/tmp/smoke
 
 `:stacked_mnist` is the same network on Stacked MNIST (32x32x3, the 1,000-mode benchmark:
-docs/results/stacked_mnist.md). `:wide` doubles both widths to 64 (G 367,617, D 263,489 parameters). The paper's widths:
+docs/results/stacked_mnist.md). `:wide` doubles both widths to 64 (G 367,617, D 263,489
+parameters). The paper's widths:
 `--config.model.ngf=256 --config.model.ndf=128` (G 4.28M, D 1.05M parameters at 3 channels).
 Results: docs/results/gan_fashion.md.
 """

@@ -15,8 +15,8 @@ with ramp-up `ramp`, `map` mapping layers, `mbstd` group size; `num_train_steps`
 batch. `ffhq1024` is its 'stylegan2' spec (config F at 1024 px), `ffhq256` 'paper256', `cifar32`
 'cifar' on CIFAR-10 (downloaded where the network allows, or `--config.dataset.data_dir=DIR` with
 cifar-10-python.tar.gz; the paper's CIFAR-10 runs are class-conditional:
-`--config.model.num_classes=10`). `fashion32` / `mnist32` / `stacked_mnist32` (three channels) use the
-reference's 'auto' heuristics with narrower layers; `*_auto` are the same at the reference's
+`--config.model.num_classes=10`). `fashion32` / `mnist32` / `stacked_mnist32` (three channels)
+use the reference's 'auto' heuristics with narrower layers; `*_auto` are the same at the reference's
 full 'auto' width (an accelerator recipe). The schema and the presets' values are in
 jaxgan/families/stylegan/config.py. Results: docs/results/stylegan2.md.
 """
