@@ -146,8 +146,8 @@ def init(spec: Spec, seed) -> state_lib.TrainState:
     key = jax.random.key(seed)
     g_key, d_key, run_key = jax.random.split(key, 3)
     z = jnp.zeros((1, spec.latent_dim), jnp.float32)
-    h, w, c = spec.image_shape
-    x = jnp.zeros((1, h, w, c * spec.config.d_layers.pack), jnp.float32)  # D's packed input
+    m = spec.config.d_layers.pack
+    x = steps.pack(jnp.zeros((m, *spec.image_shape), jnp.float32), m)  # one input of D
     labels = jnp.zeros((1,), jnp.int32) if spec.num_classes else None
     g_labels = jnp.zeros((1,), jnp.int32) if spec.g_classes else None
     g_vars = spec.generator.init(g_key, z, g_labels, train=False)
