@@ -15,7 +15,15 @@ accuracy score (`--metrics=cas_lenet`) and GAN-test as well as FID/IS/PR.
 `:fashion_mbd` is `:mbd` on Fashion-MNIST (the baseline BigGAN is compared with,
 docs/results/biggan.md).
 
-Results: docs/results/gan_conditional.md.
+`:few10` and `:few100` train on a seeded subset of 10 or 100 labelled images per class
+(`dataset.per_class`, the subset `jaxgan.augmentation_study` gives its classifiers) with
+DiffAugment (translation, cutout: Zhao et al. 2020, for GANs with little data);
+`:fashion_few10` and `:fashion_few100` are the same on Fashion-MNIST.
+
+    python -m jaxgan.main --config=experiments/cgan_mnist.py:few10 --workdir=runs/cgan10
+    python -m jaxgan.augmentation_study --generator=runs/cgan10 --per_class=10 --out=s.json
+
+Results: docs/results/gan_conditional.md, docs/results/augmentation.md.
 """
 
 from jaxgan import config_lib
@@ -27,6 +35,10 @@ VARIANTS = {
     "fashion_mbd": {"d_layers.minibatch_discrimination": 100, "num_train_steps": 16000,
                     "dataset.name": "fashion_mnist"},
 }
+for _n in (10, 100):
+    _few = {"dataset.per_class": _n, "augment.policy": "translation,cutout"}
+    VARIANTS[f"few{_n}"] = _few
+    VARIANTS[f"fashion_few{_n}"] = {**_few, "dataset.name": "fashion_mnist"}
 
 
 def get_config(arg=None):

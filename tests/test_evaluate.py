@@ -102,7 +102,14 @@ def test_only_the_requested_steps(setup, tmp_path, monkeypatch):
     copy = tmp_path / "run"
     shutil.copytree(workdir, copy)
     shutil.rmtree(copy / "eval", ignore_errors=True)
-    _evaluate_here(copy, classifier_dir, "is_lenet")
+    from jaxgan.evaluation import job
+
+    # `--steps=last`: the latest of the run's checkpoints (2 and 4).
+    assert job.parse_steps(["last"]) == [job.LAST]
+    assert job.parse_steps(["1000", " LAST"]) == [1000, job.LAST]
+    with pytest.raises(UserError, match="step numbers or 'last', not 3k"):
+        job.parse_steps(["3k"])
+    _evaluate_here(copy, classifier_dir, "is_lenet", steps=[job.LAST])
     steps = [json.loads(line)["step"] for line in (copy / "eval" / "metrics.jsonl").open()]
     assert steps == [4]
     # The same metric at another sample count is another protocol: recorded beside the first.

@@ -60,7 +60,8 @@ _PSI = flags.DEFINE_float(
     "truncation_psi", None, "Generators with a W space (StyleGAN): score samples of "
     "w_avg + psi * (w - w_avg) (the StyleGAN truncation trick). Records get generator 'ema_psiP'.")
 _STEPS = flags.DEFINE_list(
-    "steps", None, "Only these checkpoint steps (e.g. 3000 or 1000,3000); implies --once.")
+    "steps", None, "Only these checkpoint steps (e.g. 3000, 1000,3000, or last: the latest "
+    "checkpoint); implies --once.")
 _CODE_PRIOR = flags.DEFINE_string(
     "code_prior", "uniform", "Models with a categorical latent code (InfoGAN): the distribution "
     "of the code. uniform: the run's own prior (uniform, or the prior it learned). posterior: "
@@ -88,10 +89,7 @@ def main(argv: list[str]) -> None:
         return
     if not _WORKDIR.value:
         raise UserError("--workdir is required (or --reference --dataset=NAME)")
-    try:
-        only_steps = None if _STEPS.value is None else [int(s) for s in _STEPS.value]
-    except ValueError:
-        raise UserError(f"--steps takes checkpoint step numbers, not {_STEPS.value}") from None
+    only_steps = job.parse_steps(_STEPS.value)
     options = job.Options(generator=_GENERATOR.value, network=_NETWORK.value,
                           bn_recalibrate=_BN_RECALIBRATE.value, z_truncation=_Z_TRUNCATION.value,
                           truncation_psi=_PSI.value, code_prior=_CODE_PRIOR.value)

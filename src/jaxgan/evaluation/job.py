@@ -50,6 +50,20 @@ def default_metrics(dataset_name: str, conditioned: bool = False) -> str:
     if dataset_name == "stacked_mnist":
         return DEFAULT_STACKED_METRICS
     return DEFAULT_METRICS if dataset_name in DATASETS else DEFAULT_INCEPTION_METRICS
+LAST = -1  # in `only_steps`: the latest checkpoint present
+
+
+def parse_steps(values: list[str] | None) -> list[int] | None:
+    """`--steps`: checkpoint step numbers, `last` for the latest one."""
+    if values is None:
+        return None
+    try:
+        return [LAST if v.strip().lower() == "last" else int(v) for v in values]
+    except ValueError:
+        raise UserError(f"--steps takes checkpoint step numbers or 'last', not "
+                        f"{','.join(values)}") from None
+
+
 EVAL_SEED = 0x5EED  # latents of the generated sets; fixed so scores compare across steps
 
 
@@ -478,6 +492,11 @@ class Evaluator:
         while True:
             steps = self.checkpoints.all_steps()
             if only_steps is not None:
+                if LAST in only_steps:
+                    if not steps:
+                        raise UserError(f"no checkpoint in {self.checkpoints.directory} yet; "
+                                        "train first")
+                    only_steps = [steps[-1] if s == LAST else s for s in only_steps]
                 missing = sorted(set(only_steps) - set(steps))
                 if missing:
                     raise UserError(f"no checkpoint at step(s) {missing} in "
