@@ -102,7 +102,7 @@ def test_instance_noise_anneals_to_zero():
     ({"regularizer.r1_interval": 16}, "which is off"),
     ({"d_layers.pack": 0}, "d_layers.pack must be"),
     ({"d_layers.pack": 2, "model.num_classes": 10}, "conditional or InfoGAN"),
-    ({"d_layers.pack": 3}, "not divisible by 3"),
+    ({"d_layers.pack": 3}, "not divisible by 3: use a multiple of it, e.g. --config.batch_size=18"),
 ])
 def test_config_mistakes_are_user_errors(overrides, message):
     with pytest.raises(UserError, match=message):

@@ -112,11 +112,13 @@ def _check(config) -> None:
         raise UserError("d_layers.pack stacks several samples into one input of D, which then "
                         "has no single class or code to be told: set d_layers.pack=1 for a "
                         "conditional or InfoGAN model")
-    if pack > 1 and config.batch_size % (pack * config.accumulate_steps):
+    group = pack * config.accumulate_steps
+    if pack > 1 and config.batch_size % group:
         raise UserError(f"d_layers.pack={pack} groups the batch (in each of accumulate_steps="
                         f"{config.accumulate_steps} micro-batches) into packs of {pack}: "
-                        f"batch_size {config.batch_size} is not divisible by "
-                        f"{pack * config.accumulate_steps}")
+                        f"batch_size {config.batch_size} is not divisible by {group}: use a "
+                        f"multiple of it, e.g. --config.batch_size="
+                        f"{-(-config.batch_size // group) * group}")
     if reg.r1_interval > 1 and not (reg.r1_gamma or reg.r2_gamma):
         raise UserError("regularizer.r1_interval spaces out the R1/R2 penalty, which is off: "
                         "set regularizer.r1_gamma (or r2_gamma) > 0, or r1_interval=1")
