@@ -45,11 +45,21 @@ def test_a_generator_that_saw_more_labels_is_refused():
             study.check_generator(config(**dataset), "mnist", 10, 0)
 
 
-def test_summary_is_mean_and_sample_std_over_seeds():
-    results = [{"arm": "real", "classifier": "lenet", "accuracy": a} for a in (0.5, 0.6, 0.7)]
-    (summary,) = study.summarize(results)
-    assert summary["mean"] == pytest.approx(0.6) and summary["std"] == pytest.approx(0.1)
-    assert "| real | 60.00 ± 10.00 % |" in study.table([summary])
+def test_summary_is_mean_and_sample_std_over_seeds_with_the_paired_gain():
+    results = [{"arm": arm, "classifier": "lenet", "seed": seed, "accuracy": a}
+               for arm, accs in (("real", (0.5, 0.6, 0.7)), ("syn", (0.55, 0.62, 0.69)))
+               for seed, a in enumerate(accs)]
+    real, syn = study.summarize(results)
+    assert real["mean"] == pytest.approx(0.6) and real["std"] == pytest.approx(0.1)
+    assert "gain" not in real
+    # Per seed the gains are +0.05, +0.02, -0.01: their mean and sample std, not the difference
+    # of the two arms' spreads.
+    assert syn["mean"] == pytest.approx(0.62) and syn["std"] == pytest.approx(0.07)
+    assert syn["gain"]["mean"] == pytest.approx(0.02) and syn["gain"]["std"] == pytest.approx(
+        0.03)
+    text = study.table([real, syn])
+    assert "| real | 60.00 ± 10.00 % |" in text
+    assert "| syn | 62.00 ± 7.00 % (+2.00 ± 3.00) |" in text
 
 
 def test_the_small_resnet_trains_with_the_same_recipe():

@@ -14,7 +14,8 @@ classifier is trained, once per seed, on:
 with the same recipe in every arm: `--steps` steps of `--batch_size` (the batches drawn from the
 arm's whole training set), the classifier preset's augmentation (random shifts; flips for
 Fashion-MNIST), AdamW with a one-cycle schedule. Accuracy is on the real test split. The table
-gives the mean and standard deviation over seeds; the JSON holds every run and the provenance.
+gives the mean and standard deviation over seeds and, in brackets, the same of the paired gain
+over `real` (same classifier and seed) in points; the JSON holds every run and the provenance.
 
 The generator may only have seen the classifier's labels: the study reads the generator run's
 config and refuses one trained on a different dataset, on every label (`dataset.per_class=0`),
@@ -120,24 +121,48 @@ def train_and_test(arch: str, dataset: str, seed: int, steps: int, batch_size: i
 
 
 def summarize(results: list[dict]) -> list[dict]:
-    """Mean and (sample) standard deviation of the accuracy per (arm, classifier)."""
-    groups: dict[tuple[str, str], list[float]] = {}
+    """Mean and (sample) standard deviation of the accuracy per (arm, classifier), and for the
+    arms other than `real` the same of the paired gain: the arm's accuracy less `real`'s for
+    the same classifier and seed (a seed fixes the classifier's initialisation and batches in
+    both arms, so the pairs share that part of the noise)."""
+    groups: dict[tuple[str, str], list[dict]] = {}
     for r in results:
-        groups.setdefault((r["arm"], r["classifier"]), []).append(r["accuracy"])
-    return [{"arm": arm, "classifier": arch, "mean": float(np.mean(acc)),
-             "std": float(np.std(acc, ddof=1)) if len(acc) > 1 else 0.0, "seeds": len(acc)}
-            for (arm, arch), acc in groups.items()]
+        groups.setdefault((r["arm"], r["classifier"]), []).append(r)
+    real = {(r["classifier"], r.get("seed")): r["accuracy"] for r in results
+            if r["arm"] == "real"}
+    summary = []
+    for (arm, arch), runs in groups.items():
+        acc = [r["accuracy"] for r in runs]
+        entry = {"arm": arm, "classifier": arch, "mean": float(np.mean(acc)),
+                 "std": _std(acc), "seeds": len(acc)}
+        gains = [r["accuracy"] - real[arch, r.get("seed")] for r in runs
+                 if arm != "real" and (arch, r.get("seed")) in real]
+        if gains:
+            entry["gain"] = {"mean": float(np.mean(gains)), "std": _std(gains),
+                             "seeds": len(gains)}
+        summary.append(entry)
+    return summary
+
+
+def _std(values: list[float]) -> float:
+    return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
 
 
 def table(summary: list[dict]) -> str:
+    """Accuracy mean ± std over seeds; in brackets, the paired gain over `real` (points)."""
     archs = sorted({s["classifier"] for s in summary}, key=ARCHS.index)
     arms = list(dict.fromkeys(s["arm"] for s in summary))
     cell = {(s["arm"], s["classifier"]): s for s in summary}
+
+    def value(s: dict) -> str:
+        text = f"{100 * s['mean']:.2f} ± {100 * s['std']:.2f} %"
+        if "gain" in s:
+            text += f" ({100 * s['gain']['mean']:+.2f} ± {100 * s['gain']['std']:.2f})"
+        return text
+
     lines = ["| arm | " + " | ".join(archs) + " |", "| --- |" + " --- |" * len(archs)]
     for arm in arms:
-        values = [f"{100 * cell[arm, a]['mean']:.2f} ± {100 * cell[arm, a]['std']:.2f} %"
-                  for a in archs]
-        lines.append(f"| {arm} | " + " | ".join(values) + " |")
+        lines.append(f"| {arm} | " + " | ".join(value(cell[arm, a]) for a in archs) + " |")
     return "\n".join(lines)
 
 
