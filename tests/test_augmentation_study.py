@@ -60,6 +60,9 @@ def test_summary_is_mean_and_sample_std_over_seeds_with_the_paired_gain():
     text = study.table([real, syn])
     assert "| real | 60.00 ± 10.00 % |" in text
     assert "| syn | 62.00 ± 7.00 % (+2.00 ± 3.00) |" in text
+    # A second classifier run on fewer arms: its missing cells are marked, not an error.
+    resnet = study.summarize([{**r, "classifier": "resnet"} for r in results[:3]])
+    assert "| syn | 62.00 ± 7.00 % (+2.00 ± 3.00) | - |" in study.table([real, syn, *resnet])
 
 
 def test_the_small_resnet_trains_with_the_same_recipe():

@@ -162,7 +162,8 @@ def table(summary: list[dict]) -> str:
 
     lines = ["| arm | " + " | ".join(archs) + " |", "| --- |" + " --- |" * len(archs)]
     for arm in arms:
-        lines.append(f"| {arm} | " + " | ".join(value(cell[arm, a]) for a in archs) + " |")
+        lines.append(f"| {arm} | " + " | ".join(
+            value(cell[arm, a]) if (arm, a) in cell else "-" for a in archs) + " |")
     return "\n".join(lines)
 
 
