@@ -266,6 +266,10 @@ def test_fanogan_is_the_wgan_gp_run_then_an_encoder_with_the_gan_frozen(tmp_path
           for stop in (3, 4)}
     resumed = _host(train.train(config, interrupted))
     chex.assert_trees_all_equal(straight, resumed)
+    # The log of the encoder stage has the encoder's quantities only, not the GAN's last ones.
+    logged = {r["step"]: r for r in map(json.loads, open(f"{straight_dir}/metrics.jsonl"))}
+    assert "d_loss" in logged[2] and "e_loss" not in logged[2]
+    assert all("e_loss" in logged[s] and "d_loss" not in logged[s] for s in (4, 6))
     # The encoder stage trains E alone.
     for name in ("G", "D"):
         chex.assert_trees_all_equal(at[3].nets[name], straight.nets[name])

@@ -17,7 +17,9 @@ A family is a module of pure functions registered under a config name (`config.f
   phases make step `step`, and each phase as a pure function (state, batch) -> (state, metrics);
 - `generators(spec) -> {name: GeneratorExport}`: what can be sampled and scored; the first is
   the default;
-- `anomaly(spec) -> AnomalyScorer | None`: for anomaly models, how an image is scored.
+- `anomaly(spec) -> AnomalyScorer | None`: for anomaly models, how an image is scored;
+- `stage(spec, step) -> name`: for a family whose training moves on to other phases for good
+  (pretraining, then the GAN), which stage `step` is in.
 
 What a generator can do (latents, class labels, a categorical code, image conditioning,
 truncation, a W space, BatchNorm recalibration) is declared as data in its export, so the tools
@@ -198,6 +200,10 @@ class Family:
     config_backfill: Callable[[], Mapping[str, Any]] = dict
     # An anomaly model's scorer (None: the family does not score anomalies).
     anomaly: Callable[[Any], AnomalyScorer | None] = lambda spec: None
+    # Which stage of training step `step` is in, for a family whose training changes what it
+    # trains part-way (a PSNR pretraining, then the GAN; the GAN, then an encoder): the log
+    # drops the quantities of an earlier stage instead of repeating their last values.
+    stage: Callable[[Any, int], str] = lambda spec, step: ""
     # True: `train_phase` honours `config.accumulate_steps` (gradient accumulation over
     # micro-batches); the loop refuses accumulate_steps > 1 for a family without it.
     accumulation: bool = False

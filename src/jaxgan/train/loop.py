@@ -196,7 +196,7 @@ def train(config, workdir: str) -> TrainState:
 
     step, pending, last_log = start_step, None, (time.perf_counter(), start_step)
     metrics: dict[str, Any] = {}
-    first_log = start_step == 0
+    first_log, stage = start_step == 0, program.stage(start_step)
     try:
         while step < config.num_train_steps:
             step_spec = program.batch_spec(step)
@@ -208,7 +208,10 @@ def train(config, workdir: str) -> TrainState:
             batch = sharding.global_batch(host_batch, mesh)
             state, step_metrics = program.step(state, batch, step)
             # The latest value of every quantity: a step that skips a phase (n_critic, lazy
-            # regularizers) keeps reporting that phase's last values.
+            # regularizers) keeps reporting that phase's last values, until the family moves
+            # to another stage (the GAN after pretraining), whose phases never run the old ones.
+            if program.stage(step) != stage:
+                metrics, stage = {}, program.stage(step)
             metrics = {**metrics, **step_metrics}
             step += 1
             if pending is not None:  # fetch the previous log step's metrics after dispatching

@@ -115,6 +115,9 @@ class Program:
     def phases(self, step: int) -> tuple[str, ...]:
         return self.family.phases(self.spec, step)
 
+    def stage(self, step: int) -> str:
+        return self.family.stage(self.spec, step)
+
     def step(self, state: TrainState, batch, step: int) -> tuple[TrainState, dict[str, Any]]:
         """Train step `step` (0-based): the family's phases for that step, in order, on one batch.
         Which phases run is decided here in Python, so each compiles once (lazy regularizers,

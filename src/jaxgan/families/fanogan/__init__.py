@@ -115,6 +115,10 @@ def batch_spec(spec: Spec, step: int) -> protocol.BatchSpec:
     return gan.batch_spec(spec.gan, step)
 
 
+def stage(spec: Spec, step: int) -> str:
+    return "gan" if step < spec.config.encoder.start_step else "encoder"
+
+
 def phases(spec: Spec, step: int) -> tuple[str, ...]:
     if step < spec.config.encoder.start_step:
         return gan_steps.phases(spec.gan, step)
@@ -180,4 +184,5 @@ def _backfill() -> dict:
 
 FAMILY = protocol.Family(name="fanogan", config=config, setup=setup, init=init,
                          batch_spec=batch_spec, phases=phases, train_phase=train_phase,
+                         stage=stage,
                          generators=generators, anomaly=anomaly, config_backfill=_backfill)

@@ -176,7 +176,11 @@ def batch_spec(spec: Spec, step: int) -> protocol.BatchSpec:
 
 
 def phases(spec: Spec, step: int) -> tuple[str, ...]:
-    return (stage_at(spec, step).name,)
+    return (_stage_name(spec, step),)
+
+
+def _stage_name(spec: Spec, step: int) -> str:
+    return stage_at(spec, step).name
 
 
 def _stage_of(spec: Spec, name: str) -> Stage:
@@ -280,4 +284,5 @@ def generators(spec: Spec) -> dict[str, protocol.GeneratorExport]:
 
 FAMILY = protocol.Family(name="progan", config=config, setup=setup, init=init,
                          batch_spec=batch_spec, phases=phases, train_phase=train_phase,
+                         stage=_stage_name,
                          generators=generators)

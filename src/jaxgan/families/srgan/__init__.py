@@ -246,7 +246,11 @@ def batch_spec(spec: Spec, step: int) -> protocol.BatchSpec:
 
 
 def phases(spec: Spec, step: int) -> tuple[str, ...]:
-    return ("pretrain",) if step < spec.config.training.pretrain_steps else ("gan",)
+    return (stage(spec, step),)
+
+
+def stage(spec: Spec, step: int) -> str:
+    return "pretrain" if step < spec.config.training.pretrain_steps else "gan"
 
 
 def augment(key, lr, hr):
@@ -375,6 +379,7 @@ def generators(spec: Spec) -> dict[str, protocol.GeneratorExport]:
 
 FAMILY = protocol.Family(name="srgan", config=config, setup=setup, init=init,
                          batch_spec=batch_spec, phases=phases, train_phase=train_phase,
+                         stage=stage,
                          generators=generators, frozen=frozen,
                          # Runs written before the key: the LeNet of their own dataset.
                          config_backfill=lambda: {"loss": {"perceptual_dataset": ""}})
