@@ -50,6 +50,8 @@ def default_metrics(dataset_name: str, conditioned: bool = False) -> str:
     if dataset_name == "stacked_mnist":
         return DEFAULT_STACKED_METRICS
     return DEFAULT_METRICS if dataset_name in DATASETS else DEFAULT_INCEPTION_METRICS
+
+
 LAST = -1  # in `only_steps`: the latest checkpoint present
 
 

@@ -210,8 +210,9 @@ def train(config, workdir: str) -> TrainState:
             # The latest value of every quantity: a step that skips a phase (n_critic, lazy
             # regularizers) keeps reporting that phase's last values, until the family moves
             # to another stage (the GAN after pretraining), whose phases never run the old ones.
-            if program.stage(step) != stage:
-                metrics, stage = {}, program.stage(step)
+            step_stage = program.stage(step)
+            if step_stage != stage:
+                metrics, stage = {}, step_stage
             metrics = {**metrics, **step_metrics}
             step += 1
             if pending is not None:  # fetch the previous log step's metrics after dispatching
