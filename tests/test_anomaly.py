@@ -267,7 +267,8 @@ def test_fanogan_is_the_wgan_gp_run_then_an_encoder_with_the_gan_frozen(tmp_path
     resumed = _host(train.train(config, interrupted))
     chex.assert_trees_all_equal(straight, resumed)
     # The log of the encoder stage has the encoder's quantities only, not the GAN's last ones.
-    logged = {r["step"]: r for r in map(json.loads, open(f"{straight_dir}/metrics.jsonl"))}
+    with open(f"{straight_dir}/metrics.jsonl") as f:
+        logged = {r["step"]: r for r in map(json.loads, f)}
     assert "d_loss" in logged[2] and "e_loss" not in logged[2]
     assert all("e_loss" in logged[s] and "d_loss" not in logged[s] for s in (4, 6))
     # The encoder stage trains E alone.
