@@ -199,8 +199,10 @@ def test_accumulated_micro_batches_equal_one_big_batch():
 
 def test_cli_trains_samples_and_refuses_mistakes(tmp_path):
     workdir = str(tmp_path / "run")
+    # Two steps: XLA's -O0 code runs the micro-batch loop slowly (about 3 s a step here).
     run_cli("jaxgan.main", f"{EXPERIMENT}:smoke", f"--workdir={workdir}",
-            "--config.accumulate_steps=2", "--config.training.n_critic=1")
+            "--config.accumulate_steps=2", "--config.training.n_critic=1",
+            "--config.num_train_steps=2")
     run_cli("jaxgan.sample", f"--workdir={workdir}", "--num=4", "--class=3",
             f"--out={tmp_path / 'threes.png'}")
     assert (tmp_path / "threes.png").stat().st_size > 0

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import FAST_COMPILE_FLAG, REPO, load_experiment, preflight
+from conftest import FAST_COMPILE_FLAGS, REPO, load_experiment, preflight
 
 EXPERIMENTS = sorted(p.stem for p in (REPO / "experiments").glob("*.py"))
 # Their presets' preflights, with the reference parameter counts, are in their own test files
@@ -24,7 +24,7 @@ SMOKE = f"--config={REPO / 'experiments' / 'dcgan_mnist.py'}:smoke"
 def run_cli(*args, env=None, timeout=300, check=True):
     """`python -m ARGS` in the repo; one device and -O0 compiles (conftest) unless `env` sets
     XLA_FLAGS itself."""
-    full_env = {**os.environ, "XLA_FLAGS": FAST_COMPILE_FLAG, **(env or {})}
+    full_env = {**os.environ, "XLA_FLAGS": FAST_COMPILE_FLAGS, **(env or {})}
     proc = subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True,
                           env=full_env, timeout=timeout, cwd=REPO, check=False)
     if check and proc.returncode != 0:
