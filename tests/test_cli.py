@@ -22,8 +22,8 @@ SMOKE = f"--config={REPO / 'experiments' / 'dcgan_mnist.py'}:smoke"
 
 
 def run_cli(*args, env=None, timeout=300, check=True):
-    """`python -m ARGS` in the repo; one device and -O0 compiles (conftest) unless `env` sets
-    XLA_FLAGS itself."""
+    """`python -m ARGS` in the repo; one device and the suite's fast-compile flags (conftest)
+    unless `env` sets XLA_FLAGS itself."""
     full_env = {**os.environ, "XLA_FLAGS": FAST_COMPILE_FLAGS, **(env or {})}
     proc = subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True,
                           env=full_env, timeout=timeout, cwd=REPO, check=False)
