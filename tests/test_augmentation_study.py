@@ -80,10 +80,17 @@ def test_the_small_resnet_trains_with_the_same_recipe():
     assert 0.0 <= accuracy <= 1.0
 
 
-def test_cli_from_a_generator_trained_on_the_subset(tmp_path):
-    workdir = tmp_path / "cgan"
+@pytest.fixture(scope="module")
+def cgan_run(tmp_path_factory):
+    """A class-conditional run trained (4 smoke steps) on 5 labelled images per class."""
+    workdir = tmp_path_factory.mktemp("study") / "cgan"
     run_cli("jaxgan.main", CGAN, f"--workdir={workdir}", "--config.dataset.max_examples=0",
             "--config.dataset.per_class=5")
+    return workdir
+
+
+def test_cli_from_a_generator_trained_on_the_subset(cgan_run, tmp_path):
+    workdir = cgan_run
     out = tmp_path / "study.json"
     proc = run_cli("jaxgan.augmentation_study", f"--generator={workdir}", "--per_class=5",
                    "--ratios=1", "--seeds=2", "--classifiers=lenet", "--steps=3",
@@ -111,3 +118,54 @@ def test_cli_from_a_generator_trained_on_the_subset(tmp_path):
                    f"--out={tmp_path / 'refused.json'}", check=False)
     assert_one_line_error(proc, "more labels than the classifier's 5 per class")
     assert not (tmp_path / "refused.json").exists()
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def test_an_interrupted_study_resumes_where_it_stopped(cgan_run, tmp_path, monkeypatch):
+    """Each finished training is kept in OUT.partial.jsonl; the same study run again trains
+    only the rest and gives what an uninterrupted run gives. The classifier is replaced by a
+    deterministic function of its training images, so the test checks the bookkeeping and
+    that a resumed seed sees the same synthetic images."""
+    calls, stop_at = [], [None]
+
+    def train_and_test(arch, dataset, seed, steps, batch_size, images, labels, test):
+        calls.append((arch, seed, len(images)))
+        if len(calls) == stop_at[0]:
+            raise _Interrupted
+        return float(images.astype(np.float64).mean() / 255 + seed)
+
+    monkeypatch.setattr(study, "train_and_test", train_and_test)
+
+    def run(out, steps=3):
+        return study.run_study(str(cgan_run), 5, str(out), [1.0], 2, ["lenet"], steps,
+                               test_examples=20, log=lambda _: None)
+
+    whole = run(tmp_path / "whole.json")
+    assert len(calls) == 6 and not (tmp_path / "whole.json.partial.jsonl").exists()
+    out = tmp_path / "resumed.json"
+    partial = tmp_path / "resumed.json.partial.jsonl"
+    calls.clear()
+    stop_at[0] = 5  # seed 1's second arm
+    with pytest.raises(_Interrupted):
+        run(out)
+    assert not out.exists() and len(partial.read_text().splitlines()) == 1 + 4
+    saved = partial.read_text()
+    # Other settings are refused in one line and leave the partial file as it was.
+    with pytest.raises(UserError, match=r"other settings \(steps\)"):
+        run(out, steps=4)
+    assert partial.read_text() == saved
+    # A line cut short by the interruption is dropped; its training runs again.
+    partial.write_text(saved + '{"arm": "real+syn')
+    calls.clear()
+    stop_at[0] = None
+    resumed = run(out)
+    assert calls == [("lenet", 1, 100), ("lenet", 1, 50)]  # real+syn x1, syn of seed 1
+    assert resumed["results"] == whole["results"] and resumed["table"] == whole["table"]
+    assert json.loads(out.read_text())["results"] == whole["results"]
+    assert not partial.exists()
+    (tmp_path / "other.json.partial.jsonl").write_text("not a study\n")
+    with pytest.raises(UserError, match="not a study's partial file"):
+        run(tmp_path / "other.json")

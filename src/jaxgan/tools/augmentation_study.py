@@ -17,6 +17,11 @@ Fashion-MNIST), AdamW with a one-cycle schedule. Accuracy is on the real test sp
 gives the mean and standard deviation over seeds and, in brackets, the same of the paired gain
 over `real` (same classifier and seed) in points; the JSON holds every run and the provenance.
 
+A study is resumable: each finished training is appended to `OUT.partial.jsonl` with the
+study's settings on its first line; the same command run again (after a crash or a preemption)
+keeps those trainings and runs the rest, and the partial file is removed once `--out` is
+written. The same command with other settings refuses to mix them with the partial file's.
+
 The generator may only have seen the classifier's labels: the study reads the generator run's
 config and refuses one trained on a different dataset, on every label (`dataset.per_class=0`),
 on more images per class, or on another subset seed.
@@ -203,8 +208,24 @@ def run_study(generator: str, per_class: int, out: str, ratios: list[float], see
                                         config.dataset.tfds_dir or None, test_examples)
     counts = {r: max(1, round(r * per_class)) for r in ratios}
     largest = max(counts.values())
+    settings = {"generator": os.path.abspath(generator), "generator_step": model.step,
+                "generator_weights": model.weights, "per_class": per_class,
+                "subset_seed": subset_seed, "ratios": ratios, "seeds": seeds,
+                "classifiers": list(classifiers), "steps": steps, "batch_size": batch_size,
+                "truncation": truncation, "test_examples": test_examples}
+    partial = out + ".partial.jsonl"
+    done = read_partial(partial, settings)
+    if done:
+        log(f"resuming from {partial}: {len(done)} trainings already done")
+    with open(partial, "w") as f:  # rewritten whole: drops a line cut short
+        f.write("".join(json.dumps(r) + "\n" for r in [{"settings": settings}, *done.values()]))
     results, started = [], time.time()
     for seed in range(seeds):
+        keys = [(arch, arm, seed) for arch in classifiers
+                for arm in ["real", *(f"real+syn x{r:g}" for r in ratios), "syn"]]
+        if all(k in done for k in keys):
+            results.extend(done[k] for k in keys)
+            continue
         syn_x, syn_y = synthesize(model, largest, seed=seed, truncation=truncation)
         syn_x = to_classifier_u8(syn_x)
         arms = [("real", real_x, real_y, 0)]
@@ -216,11 +237,16 @@ def run_study(generator: str, per_class: int, out: str, ratios: list[float], see
         arms.append(("syn", sx, sy, len(sx)))
         for arch in classifiers:
             for arm, x, y, n_syn in arms:
+                if (arch, arm, seed) in done:
+                    results.append(done[arch, arm, seed])
+                    continue
                 acc = train_and_test(arch, dataset, seed, steps, batch_size, x, y,
                                      (test_x, test_y))
                 results.append({"arm": arm, "classifier": arch, "seed": seed, "accuracy": acc,
                                 "num_real": 0 if arm == "syn" else len(real_x),
                                 "num_synthetic": n_syn})
+                with open(partial, "a") as f:
+                    f.write(json.dumps(results[-1]) + "\n")
                 log(f"seed {seed} {arch} {arm}: {100 * acc:.2f} % "
                     f"({time.time() - started:.0f} s)")
     summary = summarize(results)
@@ -238,7 +264,36 @@ def run_study(generator: str, per_class: int, out: str, ratios: list[float], see
     }
     with open(out, "x") as f:
         json.dump(study, f, indent=1)
+    os.remove(partial)
     return study
+
+
+def read_partial(path: str, settings: dict) -> dict[tuple[str, str, int], dict]:
+    """The trainings an interrupted run of the same study finished, keyed by (classifier,
+    arm, seed); {} when there is no partial file. A line cut short by the interruption is
+    dropped (its training runs again)."""
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        lines = f.read().splitlines()
+    try:
+        saved = json.loads(lines[0])["settings"]
+    except (IndexError, KeyError, TypeError, ValueError):
+        raise UserError(f"{path} is not a study's partial file; move it away or give another "
+                        "--out") from None
+    if saved != json.loads(json.dumps(settings)):
+        changed = sorted(k for k in set(saved) | set(settings)
+                         if saved.get(k) != json.loads(json.dumps(settings.get(k))))
+        raise UserError(f"{path} holds a study with other settings ({', '.join(changed)}); "
+                        "rerun with its settings to resume it, or give another --out")
+    done = {}
+    for line in lines[1:]:
+        try:
+            r = json.loads(line)
+        except ValueError:
+            continue
+        done[r["classifier"], r["arm"], r["seed"]] = r
+    return done
 
 
 def main(argv: list[str]) -> None:
