@@ -219,10 +219,11 @@ def run_study(generator: str, per_class: int, out: str, ratios: list[float], see
         log(f"resuming from {partial}: {len(done)} trainings already done")
     with open(partial, "w") as f:  # rewritten whole: drops a line cut short
         f.write("".join(json.dumps(r) + "\n" for r in [{"settings": settings}, *done.values()]))
+    mixed = {r: f"real+syn x{r:g}" for r in ratios}
     results, started = [], time.time()
     for seed in range(seeds):
         keys = [(arch, arm, seed) for arch in classifiers
-                for arm in ["real", *(f"real+syn x{r:g}" for r in ratios), "syn"]]
+                for arm in ["real", *mixed.values(), "syn"]]
         if all(k in done for k in keys):
             results.extend(done[k] for k in keys)
             continue
@@ -231,7 +232,7 @@ def run_study(generator: str, per_class: int, out: str, ratios: list[float], see
         arms = [("real", real_x, real_y, 0)]
         for r in ratios:
             sx, sy = first_per_class(syn_x, syn_y, counts[r])
-            arms.append((f"real+syn x{r:g}", np.concatenate([real_x, sx]),
+            arms.append((mixed[r], np.concatenate([real_x, sx]),
                          np.concatenate([real_y, sy]), len(sx)))
         sx, sy = first_per_class(syn_x, syn_y, largest)
         arms.append(("syn", sx, sy, len(sx)))
@@ -281,18 +282,18 @@ def read_partial(path: str, settings: dict) -> dict[tuple[str, str, int], dict]:
     except (IndexError, KeyError, TypeError, ValueError):
         raise UserError(f"{path} is not a study's partial file; move it away or give another "
                         "--out") from None
-    if saved != json.loads(json.dumps(settings)):
-        changed = sorted(k for k in set(saved) | set(settings)
-                         if saved.get(k) != json.loads(json.dumps(settings.get(k))))
+    current = json.loads(json.dumps(settings))  # as the file holds it (lists, not tuples)
+    if saved != current:
+        changed = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
         raise UserError(f"{path} holds a study with other settings ({', '.join(changed)}); "
                         "rerun with its settings to resume it, or give another --out")
     done = {}
     for line in lines[1:]:
         try:
             r = json.loads(line)
-        except ValueError:
+            done[r["classifier"], r["arm"], r["seed"]] = r
+        except (ValueError, KeyError, TypeError):
             continue
-        done[r["classifier"], r["arm"], r["seed"]] = r
     return done
 
 
